@@ -1,0 +1,36 @@
+"""Agent Factory platform: settings -> AWS provider -> Region -> stack outputs."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.region import Region, RegionArgs
+from components.settings import SettingsError, settings_from_pulumi
+
+try:
+    settings = settings_from_pulumi()
+except SettingsError as error:
+    # RunError ends the program with this one line instead of a traceback.
+    raise pulumi.RunError(str(error)) from None
+
+provider = aws.Provider(
+    f"aws-{settings.region}",
+    region=settings.region,
+    default_tags=aws.ProviderDefaultTagsArgs(tags=settings.tags),
+)
+region = Region(
+    settings.stack,
+    RegionArgs(settings=settings),
+    opts=pulumi.ResourceOptions(providers=[provider]),
+)
+
+pulumi.export("region", settings.region)
+pulumi.export("environment", settings.environment)
+pulumi.export("vpcId", region.vpc_id)
+pulumi.export("privateSubnetIds", region.private_subnet_ids)
+pulumi.export("dataSubnetIds", region.data_subnet_ids)
+pulumi.export("clusterName", region.cluster_name)
+pulumi.export("clusterEndpoint", region.cluster_endpoint)
+pulumi.export("kubeconfig", region.kubeconfig)
+pulumi.export("oidcProviderArn", region.oidc_provider_arn)
+pulumi.export("clusterSecurityGroupId", region.cluster_security_group_id)
+pulumi.export("nodeRoleArn", region.node_role_arn)

@@ -1,0 +1,1 @@
+"""Typed ComponentResources of the Agent Factory platform and their settings."""

@@ -1,0 +1,361 @@
+"""NodePools: the seed's managed node groups and the cluster autoscaler that sizes them.
+
+A pool with a spot percentage becomes two node groups, on-demand and spot, whose min /
+max / desired split the pool's totals in that proportion (see :func:`split_capacity`).
+The autoscaler's priority expander tries the spot groups first and falls back to
+on-demand when spot capacity is short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.iam import irsa_trust_policy, policy_document, service_trust_policy
+from components.keys import AccountContext
+from components.settings import AutoscalerSettings, NodePoolSettings
+
+AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+NODE_MANAGED_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    # vpc-cni is created inside pulumi-eks before the OIDC provider exists, so it cannot
+    # use IRSA at creation; it uses the node role as EKS's default setup does.
+    "AmazonEKS_CNI_Policy",
+    # Shell access through SSM Session Manager instead of SSH keys.
+    "AmazonSSMManagedInstanceCore",
+)
+AMI_TYPE = "AL2023_x86_64_STANDARD"
+TAINT_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+CapacityType = Literal["ON_DEMAND", "SPOT"]
+
+
+def split_capacity(total: int, spot_percentage: int) -> tuple[int, int]:
+    """Split ``total`` nodes into (on-demand, spot).
+
+    Spot gets ``spot_percentage`` of the total rounded half up; on-demand gets the rest,
+    so the two always add up to the configured total. Rounding is monotonic, so splitting
+    min <= desired <= max keeps each group's own min <= desired <= max.
+    """
+    spot = (total * spot_percentage + 50) // 100
+    return total - spot, spot
+
+
+@dataclass(frozen=True)
+class CapacityGroup:
+    suffix: str
+    capacity_type: CapacityType
+    instance_types: tuple[str, ...]
+    min_size: int
+    max_size: int
+    desired_size: int
+
+
+def capacity_groups(pool: NodePoolSettings) -> list[CapacityGroup]:
+    """The node groups one pool becomes; a group whose share is zero is left out."""
+    pct = pool.spot_percentage
+    od_min, spot_min = split_capacity(pool.min_size, pct)
+    od_max, spot_max = split_capacity(pool.max_size, pct)
+    od_desired, spot_desired = split_capacity(pool.desired, pct)
+    groups = [
+        CapacityGroup(
+            "on-demand", "ON_DEMAND", tuple(pool.instance_types), od_min, od_max, od_desired
+        ),
+        CapacityGroup(
+            "spot", "SPOT", tuple(pool.spot_instance_types), spot_min, spot_max, spot_desired
+        ),
+    ]
+    return [group for group in groups if group.max_size > 0]
+
+
+@dataclass(frozen=True)
+class NodePoolsArgs:
+    account: AccountContext
+    environment: str
+    cluster_name: pulumi.Input[str]
+    kubernetes_version: str
+    subnet_ids: pulumi.Input[list[str]]
+    pools: dict[str, NodePoolSettings]
+    ebs_key_arn: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_url: pulumi.Input[str]
+    k8s_provider: k8s.Provider
+    autoscaler: AutoscalerSettings
+    instance_tags: dict[str, str]
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    """Least privilege from the autoscaler's AWS docs: writes only on this cluster's groups."""
+    return policy_document(
+        [
+            {
+                "Sid": "Discover",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "ScaleOwnGroups",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
+                    }
+                },
+            },
+        ]
+    )
+
+
+class NodePools(pulumi.ComponentResource):
+    node_role_arn: pulumi.Output[str]
+    node_group_names: pulumi.Output[list[str]]
+    autoscaler_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("agentfactory:platform:NodePools", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = args.account.partition
+
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", policy),
+                opts=child,
+            )
+            for policy in NODE_MANAGED_POLICIES
+        ]
+
+        node_groups: list[aws.eks.NodeGroup] = []
+        for pool_name, pool in args.pools.items():
+            template = self._launch_template(name, pool_name, pool, args)
+            labels = {"workload-type": pool_name, "environment": args.environment, **pool.labels}
+            for group in capacity_groups(pool):
+                node_group = aws.eks.NodeGroup(
+                    f"{name}-{pool_name}-{group.suffix}",
+                    cluster_name=args.cluster_name,
+                    node_role_arn=node_role.arn,
+                    subnet_ids=args.subnet_ids,
+                    version=args.kubernetes_version,
+                    ami_type=AMI_TYPE,
+                    capacity_type=group.capacity_type,
+                    instance_types=list(group.instance_types),
+                    scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                        min_size=group.min_size,
+                        max_size=group.max_size,
+                        desired_size=group.desired_size,
+                    ),
+                    update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=33),
+                    node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True),
+                    labels={**labels, "capacity": group.suffix},
+                    taints=[
+                        aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=t.effect)
+                        for t in pool.taints
+                    ],
+                    launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                        id=template.id, version=template.latest_version.apply(str)
+                    ),
+                    tags={"workload-type": pool_name, "capacity": group.suffix},
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=attachments,
+                        # The autoscaler owns desired size once the group exists.
+                        ignore_changes=["scalingConfig.desiredSize"],
+                    ),
+                )
+                self._tag_autoscaling_group(
+                    f"{name}-{pool_name}-{group.suffix}",
+                    node_group,
+                    {**labels, "capacity": group.suffix},
+                    pool,
+                    args.instance_tags,
+                )
+                node_groups.append(node_group)
+
+        autoscaler_role = self._autoscaler(name, args, node_groups)
+
+        self.node_role_arn = node_role.arn
+        self.node_group_names = pulumi.Output.all(*[g.node_group_name for g in node_groups])
+        self.autoscaler_role_arn = autoscaler_role.arn
+        self.register_outputs(
+            {
+                "nodeRoleArn": self.node_role_arn,
+                "nodeGroupNames": self.node_group_names,
+                "autoscalerRoleArn": self.autoscaler_role_arn,
+            }
+        )
+
+    def _launch_template(
+        self, name: str, pool_name: str, pool: NodePoolSettings, args: NodePoolsArgs
+    ) -> aws.ec2.LaunchTemplate:
+        tags = {**args.instance_tags, "Name": f"{args.instance_tags['Stack']}-{pool_name}"}
+        return aws.ec2.LaunchTemplate(
+            f"{name}-{pool_name}-lt",
+            description=f"{pool_name} nodes: IMDSv2 only, encrypted gp3 root volume",
+            update_default_version=True,
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # 2 hops: containers behind the node's network namespace still reach IMDS.
+                http_put_response_hop_limit=2,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=pool.disk_size_gib,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.ebs_key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            # Instances, volumes and ENIs are created by EKS/ASG, outside the provider's
+            # default tags: tag them here or cost reports lose them.
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _tag_autoscaling_group(
+        self,
+        name: str,
+        node_group: aws.eks.NodeGroup,
+        labels: dict[str, str],
+        pool: NodePoolSettings,
+        instance_tags: dict[str, str],
+    ) -> None:
+        """Tags EKS does not put on the group's ASG.
+
+        node-template tags let the autoscaler scale a group up from zero nodes (it cannot
+        read labels and taints from a node that does not exist yet).
+        """
+        asg_name = node_group.resources.apply(lambda r: r[0].autoscaling_groups[0].name)
+        tags = dict(instance_tags)
+        for key, value in labels.items():
+            tags[f"k8s.io/cluster-autoscaler/node-template/label/{key}"] = value
+        for taint in pool.taints:
+            tags[f"k8s.io/cluster-autoscaler/node-template/taint/{taint.key}"] = (
+                f"{taint.value}:{TAINT_EFFECTS[taint.effect]}"
+            )
+        for index, (key, value) in enumerate(sorted(tags.items())):
+            aws.autoscaling.Tag(
+                f"{name}-asg-tag-{index}",
+                autoscaling_group_name=asg_name,
+                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _autoscaler(
+        self, name: str, args: NodePoolsArgs, node_groups: list[aws.eks.NodeGroup]
+    ) -> aws.iam.Role:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-autoscaler-role",
+            assume_role_policy=pulumi.Output.all(
+                args.oidc_provider_arn, args.oidc_provider_url
+            ).apply(
+                lambda v: irsa_trust_policy(v[0], v[1], "kube-system", AUTOSCALER_SERVICE_ACCOUNT)
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-autoscaler-policy",
+            role=role.id,
+            policy=pulumi.Output.from_input(args.cluster_name).apply(autoscaler_policy),
+            opts=child,
+        )
+        settings = args.autoscaler
+        multi_replica = args.environment != "dev"
+        k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            name="cluster-autoscaler",
+            chart="cluster-autoscaler",
+            version=settings.chart_version,
+            namespace="kube-system",
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AUTOSCALER_CHART_REPO),
+            atomic=True,
+            values={
+                "cloudProvider": "aws",
+                "awsRegion": args.account.region,
+                "autoDiscovery": {"clusterName": args.cluster_name},
+                "image": {"tag": settings.image_tag},
+                "replicaCount": 2 if multi_replica else 1,
+                "rbac": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": AUTOSCALER_SERVICE_ACCOUNT,
+                        "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+                    }
+                },
+                "extraArgs": {
+                    "expander": "priority",
+                    "balance-similar-node-groups": True,
+                    "skip-nodes-with-system-pods": False,
+                    "scale-down-utilization-threshold": settings.scale_down_utilization_threshold,
+                },
+                # Higher wins: spot groups first, on-demand when spot cannot be had.
+                "expanderPriorities": {"50": [".*-spot-.*"], "10": [".*-on-demand-.*"]},
+                "priorityClassName": "system-cluster-critical",
+                "nodeSelector": {"workload-type": "system"},
+                "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 65534,
+                    "runAsGroup": 65534,
+                    "fsGroup": 65534,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containerSecurityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "300Mi"},
+                    "limits": {"cpu": "500m", "memory": "600Mi"},
+                },
+                "podDisruptionBudget": {"maxUnavailable": 1},
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.k8s_provider, depends_on=node_groups
+            ),
+        )
+        return role

@@ -1,0 +1,163 @@
+"""Region: one region of the platform, assembled in dependency order.
+
+keys -> network -> cluster -> node pools -> add-ons. Later components (data stores,
+security, observability) join here. The AWS provider for the region arrives through
+``opts.providers`` and is inherited by every child.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.addons import ClusterAddons, ClusterAddonsArgs
+from components.cluster import Cluster, ClusterArgs
+from components.keys import AccountContext, PlatformKeys, PlatformKeysArgs
+from components.network import Network, NetworkArgs
+from components.nodepools import NodePools, NodePoolsArgs
+from components.settings import Settings
+
+
+@dataclass(frozen=True)
+class RegionArgs:
+    settings: Settings
+
+
+def _pick_zones(names: list[str], count: int, region: str) -> list[str]:
+    if len(names) < count:
+        raise ValueError(
+            f"agent-factory:network.azCount: {region} offers {len(names)} zones, {count} asked"
+        )
+    return names[:count]
+
+
+class Region(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    data_subnet_ids: pulumi.Output[list[str]]
+    cluster_name: pulumi.Output[str]
+    cluster_endpoint: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("agentfactory:platform:Region", name, None, opts)
+        settings = args.settings
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = AccountContext(
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+            partition=aws.get_partition_output(opts=invoke).partition,
+            region=settings.region,
+        )
+        network_settings = settings.network
+        zones: pulumi.Input[list[str]]
+        if network_settings.availability_zones is not None:
+            zones = list(network_settings.availability_zones)
+        else:
+            # Only zones that need no opt-in: Local Zones cannot host EKS nodes or NAT.
+            zones = aws.get_availability_zones_output(
+                state="available",
+                filters=[
+                    aws.GetAvailabilityZonesFilterArgs(
+                        name="opt-in-status", values=["opt-in-not-required"]
+                    )
+                ],
+                opts=invoke,
+            ).names.apply(lambda names: _pick_zones(names, network_settings.az_count, settings.region))
+
+        keys = PlatformKeys(
+            f"{name}-keys",
+            PlatformKeysArgs(account=account, cluster_name=settings.cluster_name),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        network = Network(
+            f"{name}-network",
+            NetworkArgs(
+                account=account,
+                cluster_name=settings.cluster_name,
+                vpc_cidr=network_settings.vpc_cidr,
+                subnets=network_settings.subnets,
+                availability_zones=zones,
+                nat_gateway_count=settings.nat_gateway_count,
+                flow_log_retention_days=network_settings.flow_log_retention_days,
+                flow_log_key_arn=keys.logs_key_arn,
+                interface_endpoints=tuple(network_settings.interface_endpoints),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        cluster_settings = settings.cluster
+        cluster = Cluster(
+            f"{name}-cluster",
+            ClusterArgs(
+                account=account,
+                cluster_name=settings.cluster_name,
+                version=cluster_settings.version,
+                vpc_id=network.vpc_id,
+                private_subnet_ids=network.private_subnet_ids,
+                public_subnet_ids=network.public_subnet_ids,
+                public_access_cidrs=tuple(cluster_settings.public_access_cidrs),
+                admin_roles=tuple(cluster_settings.admin_roles),
+                developer_roles=tuple(cluster_settings.developer_roles),
+                secrets_key_arn=keys.eks_secrets_key_arn,
+                logs_key_arn=keys.logs_key_arn,
+                log_retention_days=cluster_settings.log_retention_days,
+                deletion_protection=settings.deletion_protection,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[network]),
+        )
+        node_pools = NodePools(
+            f"{name}-nodes",
+            NodePoolsArgs(
+                account=account,
+                environment=settings.environment,
+                cluster_name=cluster.cluster_name,
+                kubernetes_version=cluster_settings.version,
+                subnet_ids=network.private_subnet_ids,
+                pools=settings.node_pools,
+                ebs_key_arn=keys.ebs_key_arn,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_provider_url=cluster.oidc_provider_url,
+                k8s_provider=cluster.k8s_provider,
+                autoscaler=settings.autoscaler,
+                instance_tags=settings.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
+        )
+        ClusterAddons(
+            f"{name}-addons",
+            ClusterAddonsArgs(
+                account=account,
+                cluster_name=cluster.cluster_name,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_provider_url=cluster.oidc_provider_url,
+                ebs_key_arn=keys.ebs_key_arn,
+                k8s_provider=cluster.k8s_provider,
+                coredns_replicas=2 if settings.environment == "dev" else 3,
+                retain_volumes=settings.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
+        )
+
+        self.vpc_id = network.vpc_id
+        self.private_subnet_ids = network.private_subnet_ids
+        self.data_subnet_ids = network.data_subnet_ids
+        self.cluster_name = cluster.cluster_name
+        self.cluster_endpoint = cluster.endpoint
+        self.kubeconfig = cluster.kubeconfig
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.cluster_security_group_id = cluster.cluster_security_group_id
+        self.node_role_arn = node_pools.node_role_arn
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "clusterName": self.cluster_name,
+                "clusterEndpoint": self.cluster_endpoint,
+                "oidcProviderArn": self.oidc_provider_arn,
+            }
+        )

@@ -1,0 +1,538 @@
+"""The stack's typed settings: one model, validated on load, testable without Pulumi.
+
+Defaults are the seed's production numbers (``devops-sre-todo.md``, Appendix A); each
+``Pulumi.<stack>.yaml`` states only what differs. Object-valued keys (``network``,
+``cluster``, ``nodePools``, ``autoscaler``) are deep-merged over those defaults, so a
+stack file that changes one field of one pool leaves the others at the seed values.
+
+Every validation error is reported as a single :class:`SettingsError` line that names the
+config key (``agent-factory:nodePools.worker.minSize``) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.addressing import AddressingError, SubnetPlan, plan_subnets
+
+PROJECT = "agent-factory"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# Kubernetes minor versions in EKS standard support on 2026-11-30 (1.34 leaves it on
+# 2026-12-02); bump together with the cluster-autoscaler image tag.
+KUBERNETES_VERSION = "1.35"
+
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_K8S_VERSION = re.compile(r"^1\.(\d+)$")
+_K8S_LABEL_KEY = re.compile(
+    r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+class SettingsError(ValueError):
+    """A config value is invalid; the message is one line naming the key."""
+
+
+class _KeyedError(ValueError):
+    """Raised from a model validator; ``key`` is relative to the model that raised it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.message = message
+
+
+class _Model(BaseModel):
+    """camelCase in YAML, snake_case in Python; unknown keys are errors (typos)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _minor(version: str) -> int:
+    match = _K8S_VERSION.match(version)
+    if not match:
+        raise ValueError(
+            f"'{version}' is not a Kubernetes minor version like {KUBERNETES_VERSION}"
+        )
+    return int(match.group(1))
+
+
+def _private_network(value: str) -> ipaddress.IPv4Network:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not an IPv4 CIDR block ({exc})") from None
+    if not network.is_private:
+        raise ValueError(f"{network} is not in a private range (RFC 1918)")
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"{network}: a VPC must be between /16 and /24")
+    return network
+
+
+class SubnetPrefixLengths(_Model):
+    """Prefix length of each tier's subnets; private is largest (pods take VPC IPs)."""
+
+    public: Annotated[int, Field(ge=16, le=28)] = 22
+    private: Annotated[int, Field(ge=16, le=28)] = 19
+    data: Annotated[int, Field(ge=16, le=28)] = 22
+
+    def as_dict(self) -> dict[str, int]:
+        return {"public": self.public, "private": self.private, "data": self.data}
+
+
+class NetworkSettings(_Model):
+    vpc_cidr: str = "10.0.0.0/16"
+    az_count: Annotated[int, Field(ge=2, le=6)] = 3
+    availability_zones: list[str] | None = None
+    nat_gateways: Literal["single", "per-az"] = "per-az"
+    subnet_prefix_lengths: SubnetPrefixLengths = SubnetPrefixLengths()
+    flow_log_retention_days: int = 365
+    interface_endpoints: list[str] = Field(
+        default_factory=lambda: [
+            "ecr.api",
+            "ecr.dkr",
+            "sts",
+            "logs",
+            "ec2",
+            "elasticloadbalancing",
+            "autoscaling",
+            "ssm",
+            "ssmmessages",
+            "ec2messages",
+        ]  # fmt: skip
+    )
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _check_cidr(cls, value: str) -> str:
+        return str(_private_network(value))
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
+            )
+        return value
+
+    @field_validator("interface_endpoints")
+    @classmethod
+    def _check_endpoints(cls, value: list[str]) -> list[str]:
+        required = {"ecr.api", "ecr.dkr", "sts", "logs", "ec2"}
+        missing = sorted(required - set(value))
+        if missing:
+            raise ValueError(f"private nodes need endpoints for {missing}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service twice")
+        return value
+
+    @model_validator(mode="after")
+    def _check_zones(self) -> NetworkSettings:
+        zones = self.availability_zones
+        if zones is not None and (
+            len(zones) != self.az_count or len(set(zones)) != len(zones)
+        ):
+            raise _KeyedError(
+                "availabilityZones",
+                f"must name {self.az_count} distinct zones (azCount), got {zones}",
+            )
+        return self
+
+    @property
+    def vpc_network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.vpc_cidr)
+
+    @property
+    def subnets(self) -> SubnetPlan:
+        return plan_subnets(
+            self.vpc_network, self.az_count, self.subnet_prefix_lengths.as_dict()
+        )
+
+
+class ClusterSettings(_Model):
+    version: str = KUBERNETES_VERSION
+    min_version: str = KUBERNETES_VERSION
+    # Public API endpoint: off when empty, otherwise reachable only from these CIDRs.
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    # IAM role names (resolved in the stack's account) or full role ARNs.
+    admin_roles: list[str] = Field(default_factory=lambda: ["AgentFactorySRE"])
+    developer_roles: list[str] = Field(
+        default_factory=lambda: ["AgentFactoryDeveloper"]
+    )
+    deletion_protection: bool | None = None
+    log_retention_days: int = 365
+
+    @field_validator("version", "min_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        _minor(value)
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _check_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"'{cidr}' is not a CIDR block ({exc})") from None
+        return value
+
+    @field_validator("admin_roles", "developer_roles")
+    @classmethod
+    def _check_roles(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if not (_IAM_ROLE_ARN.match(role) or _IAM_ROLE_NAME.match(role)):
+                raise ValueError(f"'{role}' is neither an IAM role name nor a role ARN")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_minimum(self) -> ClusterSettings:
+        if _minor(self.version) < _minor(self.min_version):
+            raise _KeyedError(
+                "version",
+                f"{self.version} is below the minimum {self.min_version} (minVersion)",
+            )
+        return self
+
+
+class Taint(_Model):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = "NO_SCHEDULE"
+
+
+class NodePoolSettings(_Model):
+    instance_types: Annotated[list[str], Field(min_length=1)]
+    min_size: Annotated[int, Field(ge=0)]
+    max_size: Annotated[int, Field(ge=1)]
+    desired_size: Annotated[int, Field(ge=0)] | None = None
+    spot_percentage: Annotated[int, Field(ge=0, le=100)] = 0
+    # Same-size alternatives for the spot group: more pools, fewer interruptions.
+    spot_instance_types: list[str] = Field(default_factory=list)
+    disk_size_gib: Annotated[int, Field(ge=20, le=16384)] = 100
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+
+    @field_validator("instance_types", "spot_instance_types")
+    @classmethod
+    def _check_types(cls, value: list[str]) -> list[str]:
+        for instance_type in value:
+            if not _INSTANCE_TYPE.match(instance_type):
+                raise ValueError(
+                    f"'{instance_type}' is not an EC2 instance type like m6i.xlarge"
+                )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _check_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not _K8S_LABEL_KEY.match(key):
+                raise ValueError(f"'{key}' is not a valid Kubernetes label key")
+        return value
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> NodePoolSettings:
+        if self.min_size > self.max_size:
+            raise _KeyedError(
+                "minSize", f"{self.min_size} is greater than maxSize {self.max_size}"
+            )
+        desired = self.desired
+        if not self.min_size <= desired <= self.max_size:
+            raise _KeyedError(
+                "desiredSize",
+                f"{desired} is outside [minSize {self.min_size}, maxSize {self.max_size}]",
+            )
+        if self.spot_percentage:
+            sizes = {
+                t.split(".", 1)[1]
+                for t in self.instance_types[:1] + self.spot_instance_types
+            }
+            if len(self.spot_instance_types) < 2:
+                raise _KeyedError(
+                    "spotInstanceTypes",
+                    "needs at least two same-size types when spotPercentage > 0",
+                )
+            if len(sizes) != 1:
+                raise _KeyedError(
+                    "spotInstanceTypes",
+                    f"must all be the size of {self.instance_types[0]}, got {self.spot_instance_types}",
+                )
+        return self
+
+    @property
+    def desired(self) -> int:
+        return self.min_size if self.desired_size is None else self.desired_size
+
+
+class AutoscalerSettings(_Model):
+    chart_version: str = "9.54.0"
+    # The autoscaler's minor must match the cluster's (upstream compatibility rule).
+    image_tag: str = "v1.35.0"
+    scale_down_utilization_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
+def _seed_node_pools() -> dict[str, dict[str, Any]]:
+    """Appendix A of the seed: the production node pools."""
+    return {
+        "system": {
+            "instanceTypes": ["m6i.xlarge"],
+            "minSize": 3,
+            "maxSize": 5,
+            "taints": [
+                {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}
+            ],
+        },
+        "api-gateway": {"instanceTypes": ["c6i.2xlarge"], "minSize": 3, "maxSize": 10},
+        "agent-factory": {
+            "instanceTypes": ["m6i.2xlarge"],
+            "minSize": 3,
+            "maxSize": 20,
+        },
+        "agent-runtime": {
+            "instanceTypes": ["c6i.xlarge"],
+            "minSize": 10,
+            "maxSize": 100,
+            "spotPercentage": 60,
+            "spotInstanceTypes": [
+                "c6i.xlarge",
+                "c6a.xlarge",
+                "c5.xlarge",
+                "c5a.xlarge",
+                "c7i.xlarge",
+            ],
+        },
+        "worker": {
+            "instanceTypes": ["m6i.xlarge"],
+            "minSize": 5,
+            "maxSize": 50,
+            "spotPercentage": 80,
+            "spotInstanceTypes": [
+                "m6i.xlarge",
+                "m6a.xlarge",
+                "m5.xlarge",
+                "m5a.xlarge",
+                "m7i.xlarge",
+            ],
+        },
+    }
+
+
+_POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+
+
+class Settings(_Model):
+    """Everything one stack needs, validated as a whole."""
+
+    project: str = PROJECT
+    stack: str
+    region: str
+    environment: Literal["dev", "staging", "prod"]
+    team: str
+    cost_center: str
+    network: NetworkSettings = NetworkSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    node_pools: dict[str, NodePoolSettings]
+    autoscaler: AutoscalerSettings = AutoscalerSettings()
+
+    @field_validator("region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
+            raise ValueError(f"'{value}' is not an AWS region like us-east-1")
+        return value
+
+    @field_validator("node_pools")
+    @classmethod
+    def _check_pools(
+        cls, value: dict[str, NodePoolSettings]
+    ) -> dict[str, NodePoolSettings]:
+        for name in value:
+            if not _POOL_NAME.match(name):
+                raise ValueError(
+                    f"pool name '{name}' must be lowercase letters, digits and '-'"
+                )
+        if "system" not in value:
+            raise ValueError("a 'system' pool is required for cluster add-ons")
+        return value
+
+    @model_validator(mode="after")
+    def _check_environment_rules(self) -> Settings:
+        if self.environment == "prod":
+            for cidr in self.cluster.public_access_cidrs:
+                if ipaddress.ip_network(cidr).prefixlen == 0:
+                    raise _KeyedError(
+                        "cluster.publicAccessCidrs",
+                        f"{cidr} opens the prod API endpoint to the internet; "
+                        "list VPN/CI egress CIDRs or leave it empty for a private endpoint",
+                    )
+        try:
+            self.network.subnets  # noqa: B018 - validates that the layout fits
+        except AddressingError as exc:
+            raise _KeyedError("network.subnetPrefixLengths", str(exc)) from None
+        return self
+
+    @property
+    def cluster_name(self) -> str:
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def deletion_protection(self) -> bool:
+        explicit = self.cluster.deletion_protection
+        return self.is_prod if explicit is None else explicit
+
+    @property
+    def nat_gateway_count(self) -> int:
+        return 1 if self.network.nat_gateways == "single" else self.network.az_count
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The mandatory tags, applied as the AWS provider's default tags."""
+        return {
+            "Project": self.project,
+            "Environment": self.environment,
+            "Team": self.team,
+            "CostCenter": self.cost_center,
+            "ManagedBy": "pulumi",
+            "Stack": self.stack,
+        }
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler")
+_SCALAR_KEYS = ("environment", "team", "costCenter")
+
+
+def _format_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    location = [str(part) for part in error["loc"]]
+    message = error["msg"]
+    ctx = error.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _KeyedError):
+        location, message = location + inner.key.split("."), inner.message
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        message = f"got {error['input']!r}; {message[0].lower()}{message[1:]}"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against Pulumi.yaml)"
+    elif error["type"] == "missing":
+        message = "is required"
+    key = ".".join(location) if location else "(stack)"
+    return f"agent-factory:{key}: {message}"
+
+
+def load_settings(
+    stack: str, region: str | None, values: Mapping[str, Any]
+) -> Settings:
+    """Build and validate settings from raw config ``values`` (project keys, no namespace).
+
+    Object values may arrive as JSON strings (that is how Pulumi hands them to programs).
+    Raises :class:`SettingsError` with one line naming the key.
+    """
+    raw: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _OBJECT_KEYS and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(
+                    f"agent-factory:{key}: is not a valid object ({exc})"
+                ) from None
+            if not isinstance(value, dict):
+                raise SettingsError(
+                    f"agent-factory:{key}: must be an object, got {value!r}"
+                )
+        elif key not in _OBJECT_KEYS and key not in _SCALAR_KEYS:
+            raise SettingsError(f"agent-factory:{key}: unknown key (check Pulumi.yaml)")
+        raw[key] = value
+
+    if region is None:
+        raise SettingsError("aws:region: is required (set it in Pulumi.<stack>.yaml)")
+    environment = raw.get("environment")
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(
+            f"agent-factory:environment: got {environment!r}; allowed: {', '.join(ENVIRONMENTS)}"
+        )
+    pools = raw.pop("nodePools", {})
+    if not isinstance(pools, Mapping):
+        raise SettingsError(
+            f"agent-factory:nodePools: must be an object, got {pools!r}"
+        )
+    merged_pools = _deep_merge(_seed_node_pools(), pools)
+    # A pool set to null in a stack file removes it (a stack without that workload).
+    merged_pools = {
+        name: spec for name, spec in merged_pools.items() if spec is not None
+    }
+    document = {**raw, "stack": stack, "region": region, "nodePools": merged_pools}
+    try:
+        return Settings.model_validate(document)
+    except ValidationError as exc:
+        raise SettingsError(_format_error(exc)) from None
+    except _KeyedError as exc:
+        raise SettingsError(f"agent-factory:{exc.key}: {exc.message}") from None
+
+
+def settings_from_pulumi() -> Settings:
+    """Read every ``agent-factory:*`` key of the running stack, so typos are caught too."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{PROJECT}:"
+    keys = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    values: dict[str, Any] = {}
+    for full_key in sorted(keys):
+        if full_key.startswith(prefix):
+            values[full_key.removeprefix(prefix)] = runtime_config.get_config(full_key)
+    region = pulumi.Config("aws").get("region")
+    return load_settings(pulumi.get_stack(), region, values)

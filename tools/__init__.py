@@ -1,0 +1,1 @@
+"""Offline preview: run the real program against Pulumi's mock engine (no CLI, no cloud)."""

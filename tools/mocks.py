@@ -1,0 +1,238 @@
+"""Mocks that answer like AWS and EKS would: ids, ARNs, endpoints, a kubeconfig.
+
+Outputs are derived from a hash of the resource name, so two runs of the same stack give
+the same plan (diffable JSON) and two resources never share an id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+State = dict[str, Any]
+
+
+def _hex(seed: str, length: int = 17) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def _physical_name(args: MockResourceArgs) -> str:
+    # Pulumi auto-names with the logical name plus a random 7-character suffix.
+    return f"{args.name}-{_hex(args.name, 7)}"
+
+
+class PlatformMocks(Mocks):
+    """Realistic outputs per resource type and answers to the invokes the program makes."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.monitor: MockMonitor | None = None
+        self._outputs: dict[str, Callable[[MockResourceArgs, State], State]] = {
+            "aws:ec2/vpc:Vpc": self._with_id("vpc"),
+            "aws:ec2/subnet:Subnet": self._with_id("subnet"),
+            "aws:ec2/internetGateway:InternetGateway": self._with_id("igw"),
+            "aws:ec2/natGateway:NatGateway": self._with_id("nat"),
+            "aws:ec2/eip:Eip": self._eip,
+            "aws:ec2/routeTable:RouteTable": self._with_id("rtb"),
+            "aws:ec2/securityGroup:SecurityGroup": self._with_id("sg"),
+            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": self._with_id("sg"),
+            "aws:ec2/vpcEndpoint:VpcEndpoint": self._with_id("vpce"),
+            "aws:ec2/flowLog:FlowLog": self._with_id("fl"),
+            "aws:ec2/launchTemplate:LaunchTemplate": self._launch_template,
+            "aws:kms/key:Key": self._kms_key,
+            "aws:iam/role:Role": self._iam_role,
+            "aws:cloudwatch/logGroup:LogGroup": self._log_group,
+            "aws:eks/nodeGroup:NodeGroup": self._node_group,
+            "eks:index:Cluster": self._eks_cluster,
+        }
+
+    # -- resources -------------------------------------------------------------------
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, State]:
+        state: State = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ.startswith("aws:") and "arn" not in state:
+            service = args.typ.split(":")[1].split("/")[0]
+            state["arn"] = (
+                f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{args.name}/{_hex(args.name)}"
+            )
+        extra = self._outputs.get(args.typ)
+        if extra is not None:
+            state.update(extra(args, state))
+            resource_id = state.get("id", resource_id)
+        state.pop("id", None)
+        return resource_id, state
+
+    def _with_id(self, prefix: str) -> Callable[[MockResourceArgs, State], State]:
+        def outputs(args: MockResourceArgs, _state: State) -> State:
+            return {"id": f"{prefix}-{_hex(args.name)}"}
+
+        return outputs
+
+    def _eip(self, args: MockResourceArgs, _state: State) -> State:
+        digest = hashlib.sha256(args.name.encode()).digest()
+        return {
+            "id": f"eipalloc-{_hex(args.name)}",
+            "allocationId": f"eipalloc-{_hex(args.name)}",
+            # 198.18.0.0/15 is reserved for benchmarks: never a real public address.
+            "publicIp": f"198.18.{digest[0]}.{digest[1]}",
+        }
+
+    def _launch_template(self, args: MockResourceArgs, _state: State) -> State:
+        return {"id": f"lt-{_hex(args.name)}", "latestVersion": 1, "defaultVersion": 1}
+
+    def _kms_key(self, args: MockResourceArgs, _state: State) -> State:
+        key_id = str(uuid.UUID(_hex(args.name, 32)))
+        return {
+            "id": key_id,
+            "keyId": key_id,
+            "arn": f"arn:{PARTITION}:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}",
+        }
+
+    def _iam_role(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("name") or _physical_name(args)
+        return {
+            "id": name,
+            "name": name,
+            "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}",
+            "uniqueId": f"AROA{_hex(args.name, 17).upper()}",
+        }
+
+    def _log_group(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("name") or _physical_name(args)
+        return {
+            "id": name,
+            "name": name,
+            "arn": f"arn:{PARTITION}:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}",
+        }
+
+    def _node_group(self, args: MockResourceArgs, _state: State) -> State:
+        name = _physical_name(args)
+        return {
+            "id": name,
+            "nodeGroupName": name,
+            "status": "ACTIVE",
+            "resources": [
+                {
+                    "autoscalingGroups": [{"name": f"eks-{name}-{_hex(name, 8)}"}],
+                    "remoteAccessSecurityGroupId": "",
+                }
+            ],
+        }
+
+    def _eks_cluster(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("name") or _physical_name(args)
+        oidc_id = _hex(name, 32).upper()
+        issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
+        endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
+        cluster_state = {
+            "name": name,
+            "arn": f"arn:{PARTITION}:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
+            "endpoint": endpoint,
+            "version": state.get("version"),
+            "vpcConfig": {
+                "clusterSecurityGroupId": f"sg-{_hex(name + 'cluster')}",
+                "endpointPrivateAccess": state.get("endpointPrivateAccess"),
+                "endpointPublicAccess": state.get("endpointPublicAccess"),
+                "publicAccessCidrs": state.get("publicAccessCidrs") or [],
+            },
+            "identities": [{"oidcs": [{"issuer": f"https://{issuer}"}]}],
+            "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+        }
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {
+                        "server": endpoint,
+                        "certificate-authority-data": cluster_state["certificateAuthority"][
+                            "data"
+                        ],
+                    },
+                }
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", name],
+                        }
+                    },
+                }
+            ],
+        }
+        return {
+            "id": name,
+            "eksCluster": self._register_reference(
+                args, "aws:eks/cluster:Cluster", f"{args.name}-eksCluster", name, cluster_state
+            ),
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "oidcProviderArn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "oidcProviderUrl": issuer,
+            "oidcIssuer": issuer,
+            "clusterSecurityGroupId": cluster_state["vpcConfig"]["clusterSecurityGroupId"],
+        }
+
+    def _register_reference(
+        self, parent: MockResourceArgs, typ: str, name: str, resource_id: str, state: State
+    ) -> dict[str, str]:
+        """A resource reference the SDK can resolve (pulumi-eks returns these)."""
+        if self.monitor is None:
+            raise RuntimeError("PlatformMocks.monitor must be set before resources register")
+        parent_type = "eks:index:Cluster"
+        urn = self.monitor.make_urn("", f"{parent_type}${typ}", name)
+        self.monitor.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
+        return {rpc._special_sig_key: rpc._special_resource_sig, "urn": urn, "id": resource_id}
+
+    # -- invokes ---------------------------------------------------------------------
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        answers: dict[str, Callable[[], dict[str, Any]]] = {
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/offline-preview",
+                "id": ACCOUNT_ID,
+                "userId": "AROAOFFLINEPREVIEW",
+            },
+            "aws:index/getPartition:getPartition": lambda: {
+                "id": PARTITION,
+                "partition": PARTITION,
+                "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws",
+            },
+            "aws:index/getRegion:getRegion": lambda: {
+                "id": self.region,
+                "name": self.region,
+                "region": self.region,
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+                "description": self.region,
+            },
+            "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
+                "id": self.region,
+                "names": [f"{self.region}{suffix}" for suffix in "abcdef"],
+                "zoneIds": [f"{self.region}-az{n}" for n in range(1, 7)],
+                "groupNames": [self.region] * 6,
+            },
+        }
+        answer = answers.get(args.token)
+        if answer is None:
+            # An unanswered invoke would silently return None inside the program.
+            raise NotImplementedError(f"offline preview has no mock for invoke {args.token}")
+        return answer()

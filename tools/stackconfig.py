@@ -1,0 +1,80 @@
+"""Read a stack's configuration the way the Pulumi CLI would: project defaults + stack file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class StackConfigError(ValueError):
+    """The stack does not exist or its files cannot be read."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    # Fully qualified keys ("agent-factory:network", "aws:region") -> value as Pulumi
+    # hands it to a program: strings, with objects and lists JSON-encoded.
+    values: dict[str, str]
+    secret_keys: tuple[str, ...]
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
+def available_stacks(root: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value)
+
+
+def _qualify(project: str, key: str) -> str:
+    return key if ":" in key else f"{project}:{key}"
+
+
+def load_stack_config(root: Path, stack: str) -> StackConfig:
+    project_file = root / "Pulumi.yaml"
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = ", ".join(available_stacks(root)) or "none"
+        raise StackConfigError(f"unknown stack '{stack}' (known stacks: {known})")
+    try:
+        project_doc = yaml.safe_load(project_file.read_text()) or {}
+        stack_doc = yaml.safe_load(stack_file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackConfigError(f"cannot parse YAML: {exc}".replace("\n", " ")) from None
+    project = project_doc["name"]
+
+    values: dict[str, str] = {}
+    for key, schema in (project_doc.get("config") or {}).items():
+        if isinstance(schema, dict) and "default" in schema:
+            values[_qualify(project, key)] = _encode(schema["default"])
+        elif not isinstance(schema, dict):
+            values[_qualify(project, key)] = _encode(schema)
+
+    secret_keys: list[str] = []
+    for key, value in (stack_doc.get("config") or {}).items():
+        full_key = _qualify(project, key)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # Ciphertext needs the stack's secrets provider; the offline preview
+            # only needs to know the value exists.
+            values[full_key] = SECRET_PLACEHOLDER
+            secret_keys.append(full_key)
+        else:
+            values[full_key] = _encode(value)
+    return StackConfig(project, stack, values, tuple(secret_keys))

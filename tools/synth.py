@@ -1,0 +1,176 @@
+"""synth: run ``__main__.py`` for one stack under Pulumi mocks and record the plan.
+
+The program runs unchanged inside the real Pulumi Python runtime; only the engine is a
+mock. A recording monitor notes every registration as the engine would see it (type,
+name, parent, provider, inputs, dependencies), so the plan shows exactly what
+``pulumi preview`` would send to AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.mocks import MockMonitor, set_mocks
+from pulumi.runtime.stack import run_in_stack
+
+from tools.mocks import PlatformMocks
+from tools.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class SynthError(RuntimeError):
+    """The program refused to run (bad config): the message is for the user as is."""
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    custom: bool
+    remote: bool
+    protect: bool
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    providers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, urn: str) -> PlannedResource:
+        for resource in self.resources:
+            if resource.urn == urn:
+                return resource
+        raise KeyError(urn)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def plain(value: Any) -> Any:
+    """A protobuf-JSON value with Pulumi's special objects made readable.
+
+    Secrets become "[secret]", resource references their URN, unknowns "[unknown]".
+    """
+    if isinstance(value, dict):
+        signature = value.get(rpc._special_sig_key)
+        if signature == rpc._special_secret_sig:
+            return SECRET_PLACEHOLDER
+        if signature == rpc._special_resource_sig:
+            return value.get("urn")
+        if signature == rpc._special_output_value_sig:
+            return plain(value.get("value")) if "value" in value else "[unknown]"
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if value == rpc.UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+class RecordingMonitor(MockMonitor):
+    """A MockMonitor that keeps what each registration asked for."""
+
+    def __init__(self, mocks: PlatformMocks) -> None:
+        super().__init__(mocks)
+        self.planned: list[PlannedResource] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            self.planned.append(
+                PlannedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=bool(request.custom),
+                    remote=bool(request.remote),
+                    protect=bool(request.protect),
+                    inputs=plain(json_format.MessageToDict(request.object)),
+                    dependencies=list(request.dependencies),
+                    providers=dict(request.providers),
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        self.registered_outputs[request.urn] = plain(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+def synth(stack: str, root: Path = ROOT) -> Plan:
+    """Run the program for ``stack`` and return its plan.
+
+    Raises :class:`tools.stackconfig.StackConfigError` for an unknown stack and
+    :class:`SynthError` when the program rejects its configuration.
+    """
+    config = load_stack_config(root, stack)
+    return synth_config(config, root)
+
+
+def synth_config(config: StackConfig, root: Path = ROOT) -> Plan:
+    region = config.get("aws:region") or "us-east-1"
+    mocks = PlatformMocks(region)
+    monitor = RecordingMonitor(mocks)
+    mocks.monitor = monitor
+
+    program = root / "__main__.py"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+
+    def run_program() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    # One loop for everything: set_mocks registers its own root stack on the current
+    # loop, and the runtime later waits for every RPC it started.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack per run
+        runtime_config.set_all_config(dict(config.values), list(config.secret_keys))
+        set_mocks(mocks, project=config.project, stack=config.stack, preview=True, monitor=monitor)
+        # run_in_stack makes the root stack the program exports into.
+        settings.set_root_resource(None)  # type: ignore[arg-type]
+        loop.run_until_complete(run_in_stack(run_program))
+    except pulumi.RunError as exc:
+        raise SynthError(str(exc)) from None
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+        settings.set_root_resource(None)  # type: ignore[arg-type]
+
+    stack_urn = monitor.make_urn("", STACK_TYPE, f"{config.project}-{config.stack}")
+    return Plan(
+        stack=config.stack,
+        project=config.project,
+        resources=monitor.planned,
+        outputs=monitor.registered_outputs.get(stack_urn, {}),
+    )
