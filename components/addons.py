@@ -88,14 +88,18 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{name}-ebs-csi-role",
             assume_role_policy=pulumi.Output.all(
                 args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(lambda v: irsa_trust_policy(v[0], v[1], "kube-system", EBS_CSI_SERVICE_ACCOUNT)),
+            ).apply(
+                lambda v: irsa_trust_policy(v[0], v[1], "kube-system", EBS_CSI_SERVICE_ACCOUNT)
+            ),
             opts=child,
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-managed",
             role=role.name,
             policy_arn=pulumi.Output.concat(
-                "arn:", args.account.partition, ":iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+                "arn:",
+                args.account.partition,
+                ":iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
             ),
             opts=child,
         )

@@ -39,9 +39,7 @@ def plan_subnets(
     for tier in order:
         prefix = prefix_lengths[tier]
         if prefix < vpc.prefixlen:
-            raise AddressingError(
-                f"/{prefix} {tier} subnets are larger than the VPC {vpc}"
-            )
+            raise AddressingError(f"/{prefix} {tier} subnets are larger than the VPC {vpc}")
         picked: list[ipaddress.IPv4Network] = []
         for candidate in vpc.subnets(new_prefix=prefix):
             if any(candidate.overlaps(used) for used in taken):
@@ -52,8 +50,7 @@ def plan_subnets(
                 break
         if len(picked) < az_count:
             raise AddressingError(
-                f"{az_count} /{prefix} {tier} subnets do not fit in {vpc} "
-                "next to the other tiers"
+                f"{az_count} /{prefix} {tier} subnets do not fit in {vpc} next to the other tiers"
             )
         result[tier] = picked
     return SubnetPlan(

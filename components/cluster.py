@@ -74,9 +74,7 @@ class Cluster(pulumi.ComponentResource):
                 access_policies={
                     policy: eks.AccessPolicyAssociationArgs(
                         policy_arn=_access_policy(account.partition, policy),
-                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
-                            type="cluster"
-                        ),
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                     )
                 },
             )

@@ -104,7 +104,10 @@ class Network(pulumi.ComponentResource):
         nat_ids: list[pulumi.Output[str]] = []
         for index in range(args.nat_gateway_count):
             eip = aws.ec2.Eip(
-                f"{name}-nat-eip-{index}", domain="vpc", tags={"Name": f"{name}-nat-{index}"}, opts=child
+                f"{name}-nat-eip-{index}",
+                domain="vpc",
+                tags={"Name": f"{name}-nat-{index}"},
+                opts=child,
             )
             nat = aws.ec2.NatGateway(
                 f"{name}-nat-{index}",

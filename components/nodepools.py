@@ -8,6 +8,7 @@ on-demand when spot capacity is short.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -76,6 +77,13 @@ def capacity_groups(pool: NodePoolSettings) -> list[CapacityGroup]:
         ),
     ]
     return [group for group in groups if group.max_size > 0]
+
+
+def _autoscaling_group_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    groups = resources[0].autoscaling_groups if resources else None
+    if not groups or groups[0].name is None:
+        raise ValueError("EKS reported no Auto Scaling group for the node group")
+    return groups[0].name
 
 
 @dataclass(frozen=True)
@@ -267,7 +275,7 @@ class NodePools(pulumi.ComponentResource):
         node-template tags let the autoscaler scale a group up from zero nodes (it cannot
         read labels and taints from a node that does not exist yet).
         """
-        asg_name = node_group.resources.apply(lambda r: r[0].autoscaling_groups[0].name)
+        asg_name = node_group.resources.apply(_autoscaling_group_name)
         tags = dict(instance_tags)
         for key, value in labels.items():
             tags[f"k8s.io/cluster-autoscaler/node-template/label/{key}"] = value

@@ -69,7 +69,9 @@ class Region(pulumi.ComponentResource):
                     )
                 ],
                 opts=invoke,
-            ).names.apply(lambda names: _pick_zones(names, network_settings.az_count, settings.region))
+            ).names.apply(
+                lambda names: _pick_zones(names, network_settings.az_count, settings.region)
+            )
 
         keys = PlatformKeys(
             f"{name}-keys",

@@ -47,9 +47,7 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
 _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
-_K8S_LABEL_KEY = re.compile(
-    r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
-)
+_K8S_LABEL_KEY = re.compile(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
 class SettingsError(ValueError):
@@ -76,9 +74,7 @@ class _Model(BaseModel):
 def _minor(version: str) -> int:
     match = _K8S_VERSION.match(version)
     if not match:
-        raise ValueError(
-            f"'{version}' is not a Kubernetes minor version like {KUBERNETES_VERSION}"
-        )
+        raise ValueError(f"'{version}' is not a Kubernetes minor version like {KUBERNETES_VERSION}")
     return int(match.group(1))
 
 
@@ -124,7 +120,7 @@ class NetworkSettings(_Model):
             "ssm",
             "ssmmessages",
             "ec2messages",
-        ]  # fmt: skip
+        ]
     )
 
     @field_validator("vpc_cidr")
@@ -155,9 +151,7 @@ class NetworkSettings(_Model):
     @model_validator(mode="after")
     def _check_zones(self) -> NetworkSettings:
         zones = self.availability_zones
-        if zones is not None and (
-            len(zones) != self.az_count or len(set(zones)) != len(zones)
-        ):
+        if zones is not None and (len(zones) != self.az_count or len(set(zones)) != len(zones)):
             raise _KeyedError(
                 "availabilityZones",
                 f"must name {self.az_count} distinct zones (azCount), got {zones}",
@@ -170,9 +164,7 @@ class NetworkSettings(_Model):
 
     @property
     def subnets(self) -> SubnetPlan:
-        return plan_subnets(
-            self.vpc_network, self.az_count, self.subnet_prefix_lengths.as_dict()
-        )
+        return plan_subnets(self.vpc_network, self.az_count, self.subnet_prefix_lengths.as_dict())
 
 
 class ClusterSettings(_Model):
@@ -182,9 +174,7 @@ class ClusterSettings(_Model):
     public_access_cidrs: list[str] = Field(default_factory=list)
     # IAM role names (resolved in the stack's account) or full role ARNs.
     admin_roles: list[str] = Field(default_factory=lambda: ["AgentFactorySRE"])
-    developer_roles: list[str] = Field(
-        default_factory=lambda: ["AgentFactoryDeveloper"]
-    )
+    developer_roles: list[str] = Field(default_factory=lambda: ["AgentFactoryDeveloper"])
     deletion_protection: bool | None = None
     log_retention_days: int = 365
 
@@ -254,9 +244,7 @@ class NodePoolSettings(_Model):
     def _check_types(cls, value: list[str]) -> list[str]:
         for instance_type in value:
             if not _INSTANCE_TYPE.match(instance_type):
-                raise ValueError(
-                    f"'{instance_type}' is not an EC2 instance type like m6i.xlarge"
-                )
+                raise ValueError(f"'{instance_type}' is not an EC2 instance type like m6i.xlarge")
         return value
 
     @field_validator("labels")
@@ -270,9 +258,7 @@ class NodePoolSettings(_Model):
     @model_validator(mode="after")
     def _check_sizes(self) -> NodePoolSettings:
         if self.min_size > self.max_size:
-            raise _KeyedError(
-                "minSize", f"{self.min_size} is greater than maxSize {self.max_size}"
-            )
+            raise _KeyedError("minSize", f"{self.min_size} is greater than maxSize {self.max_size}")
         desired = self.desired
         if not self.min_size <= desired <= self.max_size:
             raise _KeyedError(
@@ -280,10 +266,7 @@ class NodePoolSettings(_Model):
                 f"{desired} is outside [minSize {self.min_size}, maxSize {self.max_size}]",
             )
         if self.spot_percentage:
-            sizes = {
-                t.split(".", 1)[1]
-                for t in self.instance_types[:1] + self.spot_instance_types
-            }
+            sizes = {t.split(".", 1)[1] for t in self.instance_types[:1] + self.spot_instance_types}
             if len(self.spot_instance_types) < 2:
                 raise _KeyedError(
                     "spotInstanceTypes",
@@ -292,7 +275,8 @@ class NodePoolSettings(_Model):
             if len(sizes) != 1:
                 raise _KeyedError(
                     "spotInstanceTypes",
-                    f"must all be the size of {self.instance_types[0]}, got {self.spot_instance_types}",
+                    f"must all be the size of {self.instance_types[0]}, "
+                    f"got {self.spot_instance_types}",
                 )
         return self
 
@@ -315,9 +299,7 @@ def _seed_node_pools() -> dict[str, dict[str, Any]]:
             "instanceTypes": ["m6i.xlarge"],
             "minSize": 3,
             "maxSize": 5,
-            "taints": [
-                {"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}
-            ],
+            "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}],
         },
         "api-gateway": {"instanceTypes": ["c6i.2xlarge"], "minSize": 3, "maxSize": 10},
         "agent-factory": {
@@ -380,14 +362,10 @@ class Settings(_Model):
 
     @field_validator("node_pools")
     @classmethod
-    def _check_pools(
-        cls, value: dict[str, NodePoolSettings]
-    ) -> dict[str, NodePoolSettings]:
+    def _check_pools(cls, value: dict[str, NodePoolSettings]) -> dict[str, NodePoolSettings]:
         for name in value:
             if not _POOL_NAME.match(name):
-                raise ValueError(
-                    f"pool name '{name}' must be lowercase letters, digits and '-'"
-                )
+                raise ValueError(f"pool name '{name}' must be lowercase letters, digits and '-'")
         if "system" not in value:
             raise ValueError("a 'system' pool is required for cluster add-ons")
         return value
@@ -468,31 +446,28 @@ def _format_error(exc: ValidationError) -> str:
         message = "unknown key (check the spelling against Pulumi.yaml)"
     elif error["type"] == "missing":
         message = "is required"
+    if location == ["region"]:
+        return f"aws:region: {message}"
     key = ".".join(location) if location else "(stack)"
     return f"agent-factory:{key}: {message}"
 
 
-def load_settings(
-    stack: str, region: str | None, values: Mapping[str, Any]
-) -> Settings:
+def load_settings(stack: str, region: str | None, values: Mapping[str, Any]) -> Settings:
     """Build and validate settings from raw config ``values`` (project keys, no namespace).
 
     Object values may arrive as JSON strings (that is how Pulumi hands them to programs).
     Raises :class:`SettingsError` with one line naming the key.
     """
     raw: dict[str, Any] = {}
-    for key, value in values.items():
-        if key in _OBJECT_KEYS and isinstance(value, str):
+    for key, given in values.items():
+        value = given
+        if key in _OBJECT_KEYS and isinstance(given, str):
             try:
-                value = json.loads(value)
+                value = json.loads(given)
             except json.JSONDecodeError as exc:
-                raise SettingsError(
-                    f"agent-factory:{key}: is not a valid object ({exc})"
-                ) from None
+                raise SettingsError(f"agent-factory:{key}: is not a valid object ({exc})") from None
             if not isinstance(value, dict):
-                raise SettingsError(
-                    f"agent-factory:{key}: must be an object, got {value!r}"
-                )
+                raise SettingsError(f"agent-factory:{key}: must be an object, got {value!r}")
         elif key not in _OBJECT_KEYS and key not in _SCALAR_KEYS:
             raise SettingsError(f"agent-factory:{key}: unknown key (check Pulumi.yaml)")
         raw[key] = value
@@ -506,14 +481,10 @@ def load_settings(
         )
     pools = raw.pop("nodePools", {})
     if not isinstance(pools, Mapping):
-        raise SettingsError(
-            f"agent-factory:nodePools: must be an object, got {pools!r}"
-        )
+        raise SettingsError(f"agent-factory:nodePools: must be an object, got {pools!r}")
     merged_pools = _deep_merge(_seed_node_pools(), pools)
     # A pool set to null in a stack file removes it (a stack without that workload).
-    merged_pools = {
-        name: spec for name, spec in merged_pools.items() if spec is not None
-    }
+    merged_pools = {name: spec for name, spec in merged_pools.items() if spec is not None}
     document = {**raw, "stack": stack, "region": region, "nodePools": merged_pools}
     try:
         return Settings.model_validate(document)

@@ -134,19 +134,21 @@ class PlatformMocks(Mocks):
         oidc_id = _hex(name, 32).upper()
         issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
         endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
-        cluster_state = {
+        ca_data = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
+        security_group_id = f"sg-{_hex(name + 'cluster')}"
+        cluster_state: State = {
             "name": name,
             "arn": f"arn:{PARTITION}:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
             "endpoint": endpoint,
             "version": state.get("version"),
             "vpcConfig": {
-                "clusterSecurityGroupId": f"sg-{_hex(name + 'cluster')}",
+                "clusterSecurityGroupId": security_group_id,
                 "endpointPrivateAccess": state.get("endpointPrivateAccess"),
                 "endpointPublicAccess": state.get("endpointPublicAccess"),
                 "publicAccessCidrs": state.get("publicAccessCidrs") or [],
             },
             "identities": [{"oidcs": [{"issuer": f"https://{issuer}"}]}],
-            "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"},
+            "certificateAuthority": {"data": ca_data},
         }
         kubeconfig = {
             "apiVersion": "v1",
@@ -156,9 +158,7 @@ class PlatformMocks(Mocks):
                     "name": name,
                     "cluster": {
                         "server": endpoint,
-                        "certificate-authority-data": cluster_state["certificateAuthority"][
-                            "data"
-                        ],
+                        "certificate-authority-data": ca_data,
                     },
                 }
             ],
@@ -187,7 +187,7 @@ class PlatformMocks(Mocks):
             "oidcProviderArn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
             "oidcProviderUrl": issuer,
             "oidcIssuer": issuer,
-            "clusterSecurityGroupId": cluster_state["vpcConfig"]["clusterSecurityGroupId"],
+            "clusterSecurityGroupId": security_group_id,
         }
 
     def _register_reference(

@@ -46,6 +46,7 @@ class PlannedResource:
     inputs: dict[str, Any]
     dependencies: list[str]
     providers: dict[str, str] = field(default_factory=dict)
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Plan:
     project: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    # What the mocks answered per URN (ids, ARNs): lets tests check the wiring between
+    # resources. Not part of the JSON contract.
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def by_type(self, type_: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -72,7 +76,7 @@ class Plan:
         }
 
 
-def plain(value: Any) -> Any:
+def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per special object kind
     """A protobuf-JSON value with Pulumi's special objects made readable.
 
     Secrets become "[secret]", resource references their URN, unknowns "[unknown]".
@@ -102,7 +106,7 @@ class RecordingMonitor(MockMonitor):
         self.registered_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
             self.planned.append(
                 PlannedResource(
@@ -115,15 +119,16 @@ class RecordingMonitor(MockMonitor):
                     remote=bool(request.remote),
                     protect=bool(request.protect),
                     inputs=plain(json_format.MessageToDict(request.object)),
-                    dependencies=list(request.dependencies),
+                    dependencies=sorted(request.dependencies),
                     providers=dict(request.providers),
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         self.registered_outputs[request.urn] = plain(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 def synth(stack: str, root: Path = ROOT) -> Plan:
@@ -171,6 +176,8 @@ def synth_config(config: StackConfig, root: Path = ROOT) -> Plan:
     return Plan(
         stack=config.stack,
         project=config.project,
-        resources=monitor.planned,
+        # Registration order depends on async timing; sorted, two runs diff cleanly.
+        resources=sorted(monitor.planned, key=lambda r: r.urn),
         outputs=monitor.registered_outputs.get(stack_urn, {}),
+        states={urn: {"id": reg.id, **reg.state} for urn, reg in monitor.resources.items()},
     )

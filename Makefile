@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make plan STACK=dev` and `make test`.
+SHELL := /bin/bash
+VENV ?= venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+JSON ?=
+
+.PHONY: plan test lint typecheck unit venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+plan: venv
+	$(PY) -m tools.plan $(STACK) $(if $(JSON),--json $(JSON))
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy components tools __main__.py
+
+unit: venv
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

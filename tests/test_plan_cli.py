@@ -1,0 +1,70 @@
+"""The plan CLI: tree, summary, JSON contract, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.plan import main
+from tools.synth import ROOT
+
+CONTRACT_KEYS = {"urn", "type", "name", "parent", "provider", "custom", "inputs", "dependencies"}
+
+
+def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["prod", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "agentfactory:platform:Region" in printed
+    assert "resources to create" in printed
+    document = json.loads(out.read_text())
+    assert document["stack"] == "prod"
+    assert document["resources"]
+    for resource in document["resources"]:
+        assert set(resource) >= CONTRACT_KEYS
+        assert isinstance(resource["inputs"], dict)
+        assert isinstance(resource["dependencies"], list)
+    types = [r["type"] for r in document["resources"]]
+    assert types.count("aws:ec2/subnet:Subnet") == 9
+    assert types.count("aws:ec2/natGateway:NatGateway") == 3
+    assert document["outputs"]["clusterName"] == "agent-factory-prod"
+
+
+def test_unknown_stack_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["qa"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown stack 'qa' (known stacks: dev, prod, staging)"
+
+
+def _project_copy(tmp_path: Path, stack_yaml: str) -> Path:
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "components", tmp_path / "components")
+    shutil.copytree(ROOT / "tools", tmp_path / "tools")
+    (tmp_path / "Pulumi.broken.yaml").write_text(stack_yaml)
+    return tmp_path
+
+
+def test_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    root = _project_copy(
+        tmp_path,
+        "config:\n  aws:region: us-east-1\n  agent-factory:environment: prod\n"
+        "  agent-factory:nodePools:\n    worker: {minSize: 80}\n",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "broken"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: agent-factory:nodePools.worker.minSize: 80 is greater than maxSize 50"]
+    assert "Traceback" not in result.stdout + result.stderr

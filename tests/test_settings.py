@@ -1,0 +1,225 @@
+"""Settings load and validate without Pulumi; every error is one line naming the key."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+
+from components.addressing import AddressingError, plan_subnets
+from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
+from tests.conftest import STACKS
+from tools.stackconfig import load_stack_config
+from tools.synth import ROOT
+
+BASE = {"environment": "prod", "team": "platform-sre", "costCenter": "agent-factory"}
+
+
+def load(**overrides: Any) -> Any:
+    return load_settings("prod", "us-east-1", {**BASE, **overrides})
+
+
+def stack_settings(stack: str) -> Any:
+    config = load_stack_config(ROOT, stack)
+    prefix = "agent-factory:"
+    values = {k.removeprefix(prefix): v for k, v in config.values.items() if k.startswith(prefix)}
+    return load_settings(stack, config.get("aws:region"), values)
+
+
+def test_defaults_are_the_seed_production_shape() -> None:
+    settings = load()
+    pools = settings.node_pools
+    assert set(pools) == {"system", "api-gateway", "agent-factory", "agent-runtime", "worker"}
+    assert (pools["system"].instance_types, pools["system"].min_size) == (["m6i.xlarge"], 3)
+    assert (pools["api-gateway"].min_size, pools["api-gateway"].max_size) == (3, 10)
+    assert (pools["agent-factory"].instance_types, pools["agent-factory"].max_size) == (
+        ["m6i.2xlarge"],
+        20,
+    )
+    runtime = pools["agent-runtime"]
+    assert (runtime.min_size, runtime.max_size, runtime.spot_percentage) == (10, 100, 60)
+    worker = pools["worker"]
+    assert (worker.min_size, worker.max_size, worker.spot_percentage) == (5, 50, 80)
+    assert pools["system"].taints[0].key == "CriticalAddonsOnly"
+    assert settings.network.vpc_cidr == "10.0.0.0/16"
+    assert settings.network.az_count == 3
+    assert settings.cluster.version == KUBERNETES_VERSION
+    assert settings.deletion_protection is True
+    assert settings.nat_gateway_count == 3
+
+
+def test_tags_are_the_mandatory_set() -> None:
+    assert load().tags == {
+        "Project": "agent-factory",
+        "Environment": "prod",
+        "Team": "platform-sre",
+        "CostCenter": "agent-factory",
+        "ManagedBy": "pulumi",
+        "Stack": "prod",
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_is_valid(stack: str) -> None:
+    settings = stack_settings(stack)
+    assert settings.stack == stack
+    assert settings.region == "us-east-1"
+
+
+def test_stack_files_merge_over_the_seed_defaults() -> None:
+    dev = stack_settings("dev")
+    assert dev.network.nat_gateways == "single"
+    assert dev.nat_gateway_count == 1
+    assert dev.node_pools["system"].instance_types == ["m6i.large"]
+    # Not set in Pulumi.dev.yaml: inherited from the seed pool.
+    assert dev.node_pools["system"].taints[0].key == "CriticalAddonsOnly"
+    assert dev.deletion_protection is False
+    staging = stack_settings("staging")
+    assert staging.node_pools["agent-runtime"].spot_percentage == 60
+    assert staging.node_pools["agent-runtime"].max_size == 50
+
+
+def test_object_values_arrive_as_json_strings() -> None:
+    settings = load(network=json.dumps({"azCount": 4, "vpcCidr": "10.4.0.0/16"}))
+    assert settings.network.az_count == 4
+    assert len(settings.network.subnets.private) == 4
+
+
+def test_a_pool_set_to_null_is_removed() -> None:
+    settings = load(nodePools={"api-gateway": None})
+    assert "api-gateway" not in settings.node_pools
+
+
+def test_a_new_pool_can_be_added() -> None:
+    gpu = {"instanceTypes": ["g5.xlarge"], "minSize": 0, "maxSize": 4}
+    settings = load(nodePools={"gpu": gpu})
+    assert settings.node_pools["gpu"].desired == 0
+
+
+INVALID: list[tuple[dict[str, Any], str, str]] = [
+    ({"network": {"vpcCidr": "10.0.0.0/33"}}, "network.vpcCidr", "not an IPv4 CIDR"),
+    ({"network": {"vpcCidr": "not-a-cidr"}}, "network.vpcCidr", "not an IPv4 CIDR"),
+    ({"network": {"vpcCidr": "8.8.0.0/16"}}, "network.vpcCidr", "not in a private range"),
+    ({"network": {"vpcCidr": "10.0.0.1/16"}}, "network.vpcCidr", "host bits set"),
+    ({"network": {"azCount": 1}}, "network.azCount", "greater than or equal to 2"),
+    ({"network": {"azCount": 7}}, "network.azCount", "less than or equal to 6"),
+    (
+        {"network": {"subnetPrefixLengths": {"private": 17}}},
+        "network.subnetPrefixLengths",
+        "do not fit",
+    ),
+    ({"network": {"vpcCidr": "10.0.0.0/20"}}, "network.subnetPrefixLengths", "larger than"),
+    ({"network": {"natGateways": "two"}}, "network.natGateways", "'single' or 'per-az'"),
+    ({"network": {"flowLogRetentionDays": 10}}, "network.flowLogRetentionDays", "retention"),
+    ({"network": {"interfaceEndpoints": ["sts"]}}, "network.interfaceEndpoints", "ecr.api"),
+    (
+        {"network": {"availabilityZones": ["us-east-1a"]}},
+        "network.availabilityZones",
+        "3 distinct zones",
+    ),
+    ({"network": {"vpcCidrr": "10.0.0.0/16"}}, "network.vpcCidrr", "unknown key"),
+    ({"nodePools": {"worker": {"minSize": 60}}}, "nodePools.worker.minSize", "greater than"),
+    (
+        {"nodePools": {"worker": {"desiredSize": 51}}},
+        "nodePools.worker.desiredSize",
+        "outside [minSize 5, maxSize 50]",
+    ),
+    (
+        {"nodePools": {"worker": {"spotPercentage": 120}}},
+        "nodePools.worker.spotPercentage",
+        "less than or equal to 100",
+    ),
+    (
+        {"nodePools": {"worker": {"spotPercentage": -1}}},
+        "nodePools.worker.spotPercentage",
+        "greater than or equal to 0",
+    ),
+    (
+        {"nodePools": {"worker": {"spotInstanceTypes": ["m6i.xlarge", "m6i.large"]}}},
+        "nodePools.worker.spotInstanceTypes",
+        "size of m6i.xlarge",
+    ),
+    (
+        {"nodePools": {"system": {"spotPercentage": 50}}},
+        "nodePools.system.spotInstanceTypes",
+        "at least two",
+    ),
+    (
+        {"nodePools": {"worker": {"instanceTypes": ["huge"]}}},
+        "nodePools.worker.instanceTypes",
+        "not an EC2 instance type",
+    ),
+    ({"nodePools": {"gpu": {"minSize": 1}}}, "nodePools.gpu.instanceTypes", "is required"),
+    ({"nodePools": {"system": None}}, "nodePools", "'system' pool is required"),
+    ({"environment": "qa"}, "environment", "allowed: dev, staging, prod"),
+    ({"cluster": {"version": "1.30"}}, "cluster.version", "below the minimum"),
+    ({"cluster": {"version": "latest"}}, "cluster.version", "not a Kubernetes minor"),
+    (
+        {"cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}},
+        "cluster.publicAccessCidrs",
+        "opens the prod API endpoint",
+    ),
+    ({"cluster": {"publicAccessCidrs": ["300.1.1.1/32"]}}, "cluster.publicAccessCidrs", "CIDR"),
+    ({"cluster": {"adminRoles": ["not a role!"]}}, "cluster.adminRoles", "IAM role"),
+    ({"network": "{broken"}, "network", "not a valid object"),
+    ({"typo": "x"}, "typo", "unknown key"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "fragment"), INVALID)
+def test_invalid_values_name_the_key(overrides: dict[str, Any], key: str, fragment: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(**overrides)
+    message = str(caught.value)
+    assert message.startswith(f"agent-factory:{key}: "), message
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_world_open_endpoint_is_allowed_outside_prod() -> None:
+    settings = load_settings(
+        "dev",
+        "us-east-1",
+        {**BASE, "environment": "dev", "cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}},
+    )
+    assert settings.cluster.public_access_cidrs == ["0.0.0.0/0"]
+
+
+def test_missing_region_names_aws_region() -> None:
+    with pytest.raises(SettingsError, match=r"^aws:region: is required"):
+        load_settings("prod", None, BASE)
+
+
+def test_bad_region_is_rejected() -> None:
+    with pytest.raises(SettingsError, match=r"^aws:region: 'mars-1' is not an AWS region"):
+        load_settings("prod", "mars-1", BASE)
+
+
+@pytest.mark.parametrize("az_count", [2, 3, 4, 5, 6])
+def test_subnet_plan_fits_and_never_overlaps(az_count: int) -> None:
+    vpc = ipaddress.IPv4Network("10.0.0.0/16")
+    plan = plan_subnets(vpc, az_count, {"public": 22, "private": 19, "data": 22})
+    every = [*plan.public, *plan.private, *plan.data]
+    assert len(every) == 3 * az_count
+    assert all(subnet.subnet_of(vpc) for subnet in every)
+    for index, subnet in enumerate(every):
+        assert not any(subnet.overlaps(other) for other in every[index + 1 :])
+    assert {s.prefixlen for s in plan.private} == {19}
+    assert {s.prefixlen for s in plan.public} == {22}
+
+
+def test_subnet_plan_is_stable() -> None:
+    vpc = ipaddress.IPv4Network("10.0.0.0/16")
+    plan = plan_subnets(vpc, 3, {"public": 22, "private": 19, "data": 22})
+    assert [str(s) for s in plan.private] == ["10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19"]
+    assert [str(s) for s in plan.public] == ["10.0.96.0/22", "10.0.100.0/22", "10.0.104.0/22"]
+    assert [str(s) for s in plan.data] == ["10.0.108.0/22", "10.0.112.0/22", "10.0.116.0/22"]
+
+
+def test_subnet_plan_reports_what_does_not_fit() -> None:
+    with pytest.raises(AddressingError, match="3 /18 private subnets do not fit"):
+        plan_subnets(
+            ipaddress.IPv4Network("10.0.0.0/17"), 3, {"public": 22, "private": 18, "data": 22}
+        )

@@ -1,0 +1,94 @@
+"""Every Pulumi.<stack>.yaml synthesizes; providers, tags and outputs hold across stacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import STACKS, ancestors
+from tools.synth import Plan
+
+COMPONENTS = {
+    "agentfactory:platform:Region": 1,
+    "agentfactory:platform:PlatformKeys": 1,
+    "agentfactory:platform:Network": 1,
+    "agentfactory:platform:Cluster": 1,
+    "agentfactory:platform:NodePools": 1,
+    "agentfactory:platform:ClusterAddons": 1,
+}
+
+
+def test_the_three_first_stacks_exist() -> None:
+    assert {"dev", "staging", "prod"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_synthesizes_a_full_region(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    for type_, count in COMPONENTS.items():
+        assert len(plan.by_type(type_)) == count, type_
+    assert len(plan.by_type("eks:index:Cluster")) == 1
+    assert len(plan.by_type("aws:eks/nodeGroup:NodeGroup")) == 7
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_has_an_explicit_provider(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    (aws_provider,) = plan.by_type("pulumi:providers:aws")
+    (k8s_provider,) = plan.by_type("pulumi:providers:kubernetes")
+    for resource in plan.resources:
+        if resource.type.startswith("aws:"):
+            assert resource.provider.startswith(aws_provider.urn + "::"), resource.urn
+        elif resource.type.startswith("kubernetes:"):
+            assert resource.provider.startswith(k8s_provider.urn + "::"), resource.urn
+        elif resource.remote:
+            assert resource.providers["aws"].startswith(aws_provider.urn + "::")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_provider_default_tags(plan_of: Callable[[str], Plan], stack: str) -> None:
+    (provider,) = plan_of(stack).by_type("pulumi:providers:aws")
+    assert provider.inputs["region"] == "us-east-1"
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags["Stack"] == stack
+    assert tags["Environment"] == stack
+    assert tags["ManagedBy"] == "pulumi"
+    assert set(tags) == {"Project", "Environment", "Team", "CostCenter", "ManagedBy", "Stack"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_children_live_under_the_region_and_derive_their_names(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    for resource in plan.resources:
+        if resource.type.startswith("pulumi:providers:aws"):
+            continue
+        assert resource.name.startswith(stack), resource.name
+        if resource.type != "agentfactory:platform:Region":
+            assert "agentfactory:platform:Region" in ancestors(plan, resource), resource.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_outputs(plan_of: Callable[[str], Plan], stack: str) -> None:
+    outputs = plan_of(stack).outputs
+    assert outputs["clusterName"] == f"agent-factory-{stack}"
+    assert outputs["kubeconfig"] == "[secret]"
+    assert outputs["vpcId"].startswith("vpc-")
+    assert len(outputs["privateSubnetIds"]) == 3
+    assert len(outputs["dataSubnetIds"]) == 3
+    assert outputs["oidcProviderArn"].startswith("arn:aws:iam::123456789012:oidc-provider/")
+    assert outputs["clusterSecurityGroupId"].startswith("sg-")
+
+
+def test_synth_is_deterministic(plan_of: Callable[[str], Plan]) -> None:
+    from tools.synth import synth
+
+    again = synth("dev")
+    assert json.dumps(again.to_json(), sort_keys=True) == json.dumps(
+        plan_of("dev").to_json(), sort_keys=True
+    )
