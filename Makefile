@@ -23,6 +23,7 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy components tools __main__.py
+	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
 
 unit: venv
 	$(PY) -m pytest

@@ -33,6 +33,27 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert types.count("aws:ec2/subnet:Subnet") == 9
     assert types.count("aws:ec2/natGateway:NatGateway") == 3
     assert document["outputs"]["clusterName"] == "agent-factory-prod"
+    policy = document["policy"]
+    assert policy["rules"] >= 40
+    assert policy["checked"] == len(document["resources"])
+    assert policy["violations"] == []
+    assert "no violations" in printed
+
+
+def test_no_policy_skips_the_gate(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["dev", "--no-policy", "--json", str(out)]) == 0
+    assert "policy" not in json.loads(out.read_text())
+
+
+def test_advisory_violations_are_listed_but_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["dev", "--json", str(out)]) == 0
+    (violation,) = json.loads(out.read_text())["policy"]["violations"]
+    assert (violation["rule"], violation["level"]) == ("stateful-protected", "advisory")
+    assert "stateful-protected" in capsys.readouterr().out
 
 
 def test_unknown_stack_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

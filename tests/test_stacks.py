@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import STACKS, ancestors
+from tests.conftest import STACKS, ancestors, synth_with
+from tools.gate import run_gate
 from tools.synth import Plan
 
 COMPONENTS = {
@@ -92,3 +93,24 @@ def test_synth_is_deterministic(plan_of: Callable[[str], Plan]) -> None:
     assert json.dumps(again.to_json(), sort_keys=True) == json.dumps(
         plan_of("dev").to_json(), sort_keys=True
     )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_passes_the_policy_gate(plan_of: Callable[[str], Plan], stack: str) -> None:
+    result = run_gate(plan_of(stack))
+    assert result.rules >= 40
+    assert result.checked == len(plan_of(stack).resources)
+    assert result.mandatory == []
+
+
+def test_world_open_api_endpoint_fails_the_gate() -> None:
+    plan = synth_with("dev", cluster={"publicAccessCidrs": ["0.0.0.0/0"]})
+    rules = {(v.rule, v.urn.rsplit("::", 1)[-1]) for v in run_gate(plan).mandatory}
+    assert ("eks-endpoint-restricted", "dev-cluster-eks") in rules
+
+
+def test_missing_default_tag_fails_the_gate() -> None:
+    plan = synth_with("staging", team="")
+    mandatory = run_gate(plan).mandatory
+    assert {v.rule for v in mandatory} == {"aws-mandatory-tags"}
+    assert all("Team" in v.message for v in mandatory)

@@ -16,10 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from tools.gate import GateError, GateResult, run_gate
 from tools.stackconfig import StackConfigError, available_stacks
 from tools.synth import ROOT, Plan, PlannedResource, SynthError, synth
 
 EXIT_OK = 0
+EXIT_POLICY = 1
 EXIT_USAGE = 2
 
 
@@ -52,8 +54,36 @@ def render_summary(plan: Plan) -> Table:
     return table
 
 
-def write_json(plan: Plan, path: Path) -> None:
-    path.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
+def render_policy(result: GateResult) -> Table | str:
+    if not result.violations:
+        return (
+            f"[green]policy: {result.checked} resources checked against {result.rules} rules, "
+            "no violations[/green]"
+        )
+    table = Table(
+        title=f"policy: {result.checked} resources, {result.rules} rules, "
+        f"{len(result.mandatory)} mandatory violation(s)"
+    )
+    table.add_column("rule")
+    table.add_column("level")
+    table.add_column("resource")
+    table.add_column("message")
+    for violation in sorted(result.violations, key=lambda v: (v.rule, v.urn)):
+        style = "red" if violation.level in ("mandatory", "remediate") else "yellow"
+        table.add_row(
+            violation.rule,
+            f"[{style}]{violation.level}[/{style}]",
+            violation.urn.rsplit("::", 1)[-1],
+            violation.message,
+        )
+    return table
+
+
+def write_json(plan: Plan, path: Path, policy: GateResult | None = None) -> None:
+    document = plan.to_json()
+    if policy is not None:
+        document["policy"] = policy.to_json()
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
@@ -62,6 +92,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     )
     parser.add_argument("stack", help=f"one of: {', '.join(available_stacks(root))}")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the plan as JSON")
+    parser.add_argument(
+        "--no-policy", action="store_true", help="skip the policy gate (synth only)"
+    )
     args = parser.parse_args(argv)
 
     console = Console()
@@ -74,9 +107,19 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
 
     console.print(render_tree(plan))
     console.print(render_summary(plan))
+    result: GateResult | None = None
+    if not args.no_policy:
+        try:
+            result = run_gate(plan)
+        except GateError as exc:
+            error_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            return EXIT_USAGE
+        console.print(render_policy(result))
     if args.json:
-        write_json(plan, args.json)
+        write_json(plan, args.json, result)
         console.print(f"plan written to {args.json}")
+    if result is not None and result.mandatory:
+        return EXIT_POLICY
     return EXIT_OK
 
 

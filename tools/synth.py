@@ -47,6 +47,7 @@ class PlannedResource:
     dependencies: list[str]
     providers: dict[str, str] = field(default_factory=dict)
     ignore_changes: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,6 +123,10 @@ class RecordingMonitor(MockMonitor):
                     dependencies=sorted(request.dependencies),
                     providers=dict(request.providers),
                     ignore_changes=list(request.ignoreChanges),
+                    property_dependencies={
+                        key: sorted(deps.urns)
+                        for key, deps in sorted(request.propertyDependencies.items())
+                    },
                 )
             )
         return response
