@@ -20,6 +20,7 @@ plan: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: venv
 	$(VENV)/bin/mypy components tools __main__.py
