@@ -145,24 +145,22 @@ class _Requests:
             parent=resource.parent,
         )
 
+    def _common(self, resource: PlannedResource) -> dict[str, Any]:
+        return {
+            "type": resource.type,
+            "properties": _struct(resource.inputs),
+            "urn": resource.urn,
+            "name": resource.name,
+            "options": self.options(resource),
+            "provider": self.provider(resource),
+        }
+
     def analyze(self, resource: PlannedResource) -> analyzer_pb2.AnalyzeRequest:
-        return analyzer_pb2.AnalyzeRequest(
-            type=resource.type,
-            properties=_struct(resource.inputs),
-            urn=resource.urn,
-            name=resource.name,
-            options=self.options(resource),
-            provider=self.provider(resource),
-        )
+        return analyzer_pb2.AnalyzeRequest(**self._common(resource))
 
     def stack_resource(self, resource: PlannedResource) -> analyzer_pb2.AnalyzerResource:
         return analyzer_pb2.AnalyzerResource(
-            type=resource.type,
-            properties=_struct(resource.inputs),
-            urn=resource.urn,
-            name=resource.name,
-            options=self.options(resource),
-            provider=self.provider(resource),
+            **self._common(resource),
             parent=resource.parent,
             dependencies=resource.dependencies,
             propertyDependencies={
