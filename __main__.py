@@ -2,6 +2,7 @@
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.region import Region, RegionArgs
 from components.settings import SettingsError, settings_from_pulumi
@@ -17,10 +18,12 @@ provider = aws.Provider(
     region=settings.region,
     default_tags=aws.ProviderDefaultTagsArgs(tags=settings.tags),
 )
+# Explicit even though it has no settings: every resource names its provider.
+random_provider = random.Provider("random")
 region = Region(
     settings.stack,
     RegionArgs(settings=settings),
-    opts=pulumi.ResourceOptions(providers=[provider]),
+    opts=pulumi.ResourceOptions(providers=[provider, random_provider]),
 )
 
 pulumi.export("region", settings.region)
@@ -34,3 +37,16 @@ pulumi.export("kubeconfig", region.kubeconfig)
 pulumi.export("oidcProviderArn", region.oidc_provider_arn)
 pulumi.export("clusterSecurityGroupId", region.cluster_security_group_id)
 pulumi.export("nodeRoleArn", region.node_role_arn)
+
+data = region.data_stores
+pulumi.export("postgresEndpoint", data.postgres_endpoint)
+pulumi.export("postgresReaderEndpoints", data.postgres_reader_endpoints)
+pulumi.export("postgresInstanceArn", data.postgres_instance_arn)
+pulumi.export("postgresMasterSecretArn", data.postgres_master_secret_arn)
+pulumi.export("cacheEndpoint", data.cache_endpoint)
+pulumi.export("cacheAuthSecretArn", data.cache_auth_secret_arn)
+pulumi.export("bucketNames", data.bucket_names)
+pulumi.export("bucketArns", data.bucket_arns)
+pulumi.export("kafkaBootstrapBrokers", data.kafka_bootstrap_brokers)
+pulumi.export("applicationSecretArns", data.application_secret_arns)
+pulumi.export("keyArns", region.keys.arns)

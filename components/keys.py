@@ -1,17 +1,26 @@
-"""PlatformKeys: the customer-managed KMS keys the foundation needs, one per purpose.
+"""Keys: the platform's customer-managed KMS keys, one per purpose (the Security area).
 
-Each key has rotation on and an explicit key policy naming the AWS services that use it.
-The Security component (a later issue) takes ownership of these keys; it must re-parent
-them with ``aliases`` so nothing is replaced.
+Every key has rotation on, an explicit key policy naming the AWS services that use it, and
+an alias ``alias/<cluster>/<purpose>``. Keys are created before the network because flow
+logs, the cluster and the data stores all need them; the Security component owns the
+Kubernetes and account-level guards that need a running cluster.
+
+The component was called ``PlatformKeys`` by the foundation; the type alias below keeps the
+existing keys in place (same URNs after the alias is resolved) instead of replacing them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+PREVIOUS_TYPE = "agentfactory:platform:PlatformKeys"
+PURPOSES = ("logs", "eks-secrets", "ebs", "data", "s3", "secrets")
 
 
 @dataclass(frozen=True)
@@ -24,142 +33,208 @@ class AccountContext:
 
 
 @dataclass(frozen=True)
-class PlatformKeysArgs:
+class KeysArgs:
     account: AccountContext
     cluster_name: str
+    # CloudTrail writes with the s3 key only for a trail of this name (SourceArn condition).
+    trail_name: str
+    protect: bool
     deletion_window_days: int = 30
 
 
-def _root_statement(partition: str, account_id: str) -> dict[str, object]:
-    # Without this the key becomes unmanageable (AWS's own default statement).
-    return {
+@dataclass(frozen=True)
+class _Context:
+    partition: str
+    account_id: str
+    region: str
+    trail_name: str
+
+    @property
+    def root(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account_id}:root"
+
+    def via(self, *services: str) -> list[str]:
+        return [f"{service}.{self.region}.amazonaws.com" for service in services]
+
+
+_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+
+
+def _document(ctx: _Context, *statements: dict[str, Any]) -> str:
+    # Without the root statement the key becomes unmanageable (AWS's own default).
+    root = {
         "Sid": "AccountAdministration",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Principal": {"AWS": ctx.root},
         "Action": "kms:*",
         "Resource": "*",
     }
+    return json.dumps({"Version": "2012-10-17", "Statement": [root, *statements]})
 
 
-def logs_key_policy(partition: str, account_id: str, region: str) -> str:
-    """CloudWatch Logs encrypts flow logs and EKS control-plane logs with this key."""
-    return json.dumps(
+def _via_services(ctx: _Context, sid: str, services: list[str]) -> dict[str, Any]:
+    """Principals of this account may use the key, but only through the named services."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": [*_USE, "kms:CreateGrant"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"kms:CallerAccount": ctx.account_id, "kms:ViaService": services}
+        },
+    }
+
+
+def logs_key_policy(ctx: _Context) -> str:
+    """CloudWatch Logs encrypts flow logs, EKS and data-store logs with this key."""
+    return _document(
+        ctx,
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                _root_statement(partition, account_id),
-                {
-                    "Sid": "CloudWatchLogs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    "Action": [
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-                            )
-                        }
-                    },
-                },
-            ],
-        }
+            "Sid": "CloudWatchLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{ctx.region}.amazonaws.com"},
+            "Action": _USE,
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{ctx.partition}:logs:{ctx.region}:{ctx.account_id}:log-group:*"
+                    )
+                }
+            },
+        },
     )
 
 
-def ebs_key_policy(partition: str, account_id: str) -> str:
+def eks_secrets_key_policy(ctx: _Context) -> str:
+    """EKS envelope encryption: the cluster role gets access through IAM (root statement)."""
+    return _document(ctx, _via_services(ctx, "EksViaService", ctx.via("eks")))
+
+
+def ebs_key_policy(ctx: _Context) -> str:
     """Node root volumes and PersistentVolumes.
 
     Managed node groups launch instances through the Auto Scaling service-linked role; it
     must be allowed to use the key or instances fail to start with encrypted volumes.
     """
     asg_role = (
-        f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
+        f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/"
         "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
     )
-    return json.dumps(
+    return _document(
+        ctx,
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                _root_statement(partition, account_id),
-                {
-                    "Sid": "AutoScalingUse",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": asg_role},
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:DescribeKey",
-                    ],
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "AutoScalingGrants",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": asg_role},
-                    "Action": "kms:CreateGrant",
-                    "Resource": "*",
-                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                },
-            ],
-        }
+            "Sid": "AutoScalingUse",
+            "Effect": "Allow",
+            "Principal": {"AWS": asg_role},
+            "Action": _USE,
+            "Resource": "*",
+        },
+        {
+            "Sid": "AutoScalingGrants",
+            "Effect": "Allow",
+            "Principal": {"AWS": asg_role},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        _via_services(ctx, "Ec2ViaService", ctx.via("ec2")),
     )
 
 
-def secrets_key_policy(partition: str, account_id: str) -> str:
-    """EKS envelope encryption: the cluster role gets access through IAM (root statement)."""
-    return json.dumps(
-        {"Version": "2012-10-17", "Statement": [_root_statement(partition, account_id)]}
+def data_key_policy(ctx: _Context) -> str:
+    """RDS (storage, Performance Insights), ElastiCache, MSK and OpenSearch at rest."""
+    return _document(
+        ctx,
+        _via_services(
+            ctx, "DataStoresViaService", ctx.via("rds", "elasticache", "kafka", "es", "dax")
+        ),
     )
 
 
-class PlatformKeys(pulumi.ComponentResource):
-    """KMS keys for logs, EKS secrets and EBS volumes."""
+def s3_key_policy(ctx: _Context) -> str:
+    """Bucket encryption (SSE-KMS), CloudTrail log files and replication re-encryption."""
+    trail_arn = (
+        f"arn:{ctx.partition}:cloudtrail:{ctx.region}:{ctx.account_id}:trail/{ctx.trail_name}"
+    )
+    return _document(
+        ctx,
+        _via_services(ctx, "S3ViaService", ctx.via("s3")),
+        {
+            "Sid": "CloudTrailEncrypt",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": trail_arn},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:{ctx.partition}:cloudtrail:*:{ctx.account_id}:trail/*"
+                    )
+                },
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribe",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+    )
 
+
+def secrets_key_policy(ctx: _Context) -> str:
+    """Secrets Manager entries, including the RDS-managed master password."""
+    return _document(ctx, _via_services(ctx, "SecretsManagerViaService", ctx.via("secretsmanager")))
+
+
+_POLICIES: dict[str, tuple[str, Callable[[_Context], str]]] = {
+    "logs": ("CloudWatch Logs: flow logs, EKS control plane, data stores", logs_key_policy),
+    "eks-secrets": ("EKS envelope encryption of Kubernetes secrets", eks_secrets_key_policy),
+    "ebs": ("EBS: node root volumes and persistent volumes", ebs_key_policy),
+    "data": ("RDS, ElastiCache, MSK and OpenSearch at rest", data_key_policy),
+    "s3": ("S3 buckets and CloudTrail log files", s3_key_policy),
+    "secrets": ("Secrets Manager entries", secrets_key_policy),
+}
+
+
+class Keys(pulumi.ComponentResource):
+    """One KMS key per purpose; ``arns[purpose]`` is what other components consume."""
+
+    arns: dict[str, pulumi.Output[str]]
     logs_key_arn: pulumi.Output[str]
     eks_secrets_key_arn: pulumi.Output[str]
     ebs_key_arn: pulumi.Output[str]
+    data_key_arn: pulumi.Output[str]
+    s3_key_arn: pulumi.Output[str]
+    secrets_key_arn: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: PlatformKeysArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("agentfactory:platform:PlatformKeys", name, None, opts)
+    def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None):
+        moved = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_TYPE)])
+        super().__init__(
+            "agentfactory:platform:Keys", name, None, pulumi.ResourceOptions.merge(opts, moved)
+        )
         account = args.account
-        region = account.region
-
-        policies: dict[str, pulumi.Output[str]] = {
-            "logs": pulumi.Output.all(account.partition, account.account_id).apply(
-                lambda v: logs_key_policy(v[0], v[1], region)
-            ),
-            "eks-secrets": pulumi.Output.all(account.partition, account.account_id).apply(
-                lambda v: secrets_key_policy(v[0], v[1])
-            ),
-            "ebs": pulumi.Output.all(account.partition, account.account_id).apply(
-                lambda v: ebs_key_policy(v[0], v[1])
-            ),
-        }
-        descriptions = {
-            "logs": "CloudWatch Logs: VPC flow logs and EKS control-plane logs",
-            "eks-secrets": "EKS envelope encryption of Kubernetes secrets",
-            "ebs": "EBS: node root volumes and persistent volumes",
-        }
-        arns: dict[str, pulumi.Output[str]] = {}
-        for purpose, policy in policies.items():
+        context = pulumi.Output.all(account.partition, account.account_id).apply(
+            lambda v: _Context(v[0], v[1], account.region, args.trail_name)
+        )
+        # Keys outlive a stack deletion in prod: data encrypted with them may still exist.
+        stateful = pulumi.ResourceOptions(
+            parent=self, protect=args.protect, retain_on_delete=args.protect
+        )
+        self.arns = {}
+        for purpose in PURPOSES:
+            description, policy = _POLICIES[purpose]
             key = aws.kms.Key(
                 f"{name}-{purpose}",
-                description=f"{args.cluster_name}: {descriptions[purpose]}",
+                description=f"{args.cluster_name}: {description}",
                 enable_key_rotation=True,
                 deletion_window_in_days=args.deletion_window_days,
-                policy=policy,
-                opts=pulumi.ResourceOptions(parent=self),
+                policy=context.apply(policy),
+                opts=stateful,
             )
             aws.kms.Alias(
                 f"{name}-{purpose}-alias",
@@ -167,15 +242,12 @@ class PlatformKeys(pulumi.ComponentResource):
                 target_key_id=key.key_id,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            arns[purpose] = key.arn
+            self.arns[purpose] = key.arn
 
-        self.logs_key_arn = arns["logs"]
-        self.eks_secrets_key_arn = arns["eks-secrets"]
-        self.ebs_key_arn = arns["ebs"]
-        self.register_outputs(
-            {
-                "logsKeyArn": self.logs_key_arn,
-                "eksSecretsKeyArn": self.eks_secrets_key_arn,
-                "ebsKeyArn": self.ebs_key_arn,
-            }
-        )
+        self.logs_key_arn = self.arns["logs"]
+        self.eks_secrets_key_arn = self.arns["eks-secrets"]
+        self.ebs_key_arn = self.arns["ebs"]
+        self.data_key_arn = self.arns["data"]
+        self.s3_key_arn = self.arns["s3"]
+        self.secrets_key_arn = self.arns["secrets"]
+        self.register_outputs({f"{purpose}KeyArn": arn for purpose, arn in self.arns.items()})

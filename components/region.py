@@ -1,7 +1,7 @@
 """Region: one region of the platform, assembled in dependency order.
 
-keys -> network -> cluster -> node pools -> add-ons. Later components (data stores,
-security, observability) join here. The AWS provider for the region arrives through
+keys -> network -> cluster -> node pools -> add-ons -> data stores. Later components
+(security, observability) join here. The AWS provider for the region arrives through
 ``opts.providers`` and is inherited by every child.
 """
 
@@ -14,7 +14,8 @@ import pulumi_aws as aws
 
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster import Cluster, ClusterArgs
-from components.keys import AccountContext, PlatformKeys, PlatformKeysArgs
+from components.datastores import DataStores, DataStoresArgs
+from components.keys import AccountContext, Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
 from components.settings import Settings
@@ -43,6 +44,9 @@ class Region(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
+    keys: Keys
+    data_stores: DataStores
+    default_storage_class: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -73,9 +77,14 @@ class Region(pulumi.ComponentResource):
                 lambda names: _pick_zones(names, network_settings.az_count, settings.region)
             )
 
-        keys = PlatformKeys(
+        keys = Keys(
             f"{name}-keys",
-            PlatformKeysArgs(account=account, cluster_name=settings.cluster_name),
+            KeysArgs(
+                account=account,
+                cluster_name=settings.cluster_name,
+                trail_name=settings.trail_name,
+                protect=settings.is_prod,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         network = Network(
@@ -131,7 +140,7 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
         )
-        ClusterAddons(
+        addons = ClusterAddons(
             f"{name}-addons",
             ClusterAddonsArgs(
                 account=account,
@@ -145,6 +154,29 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
         )
+        data_stores = DataStores(
+            f"{name}-data",
+            DataStoresArgs(
+                account=account,
+                settings=settings.data_stores,
+                project=settings.project,
+                stack=settings.stack,
+                cluster_name=settings.cluster_name,
+                vpc_id=network.vpc_id,
+                data_subnet_ids=network.data_subnet_ids,
+                node_security_group_id=cluster.cluster_security_group_id,
+                zone_count=network_settings.az_count,
+                data_key_arn=keys.data_key_arn,
+                s3_key_arn=keys.s3_key_arn,
+                secrets_key_arn=keys.secrets_key_arn,
+                logs_key_arn=keys.logs_key_arn,
+                log_retention_days=cluster_settings.log_retention_days,
+                audit_lock_mode=settings.audit_lock_mode,
+                trail_name=settings.trail_name,
+                protect=settings.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -155,6 +187,9 @@ class Region(pulumi.ComponentResource):
         self.oidc_provider_arn = cluster.oidc_provider_arn
         self.cluster_security_group_id = cluster.cluster_security_group_id
         self.node_role_arn = node_pools.node_role_arn
+        self.keys = keys
+        self.data_stores = data_stores
+        self.default_storage_class = addons.default_storage_class
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,

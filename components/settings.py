@@ -336,6 +336,224 @@ def _seed_node_pools() -> dict[str, dict[str, Any]]:
     }
 
 
+_ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?(\.\d+)?$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_WEEKLY_WINDOW = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
+    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
+)
+_DB_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+_KAFKA_BROKER = re.compile(r"^kafka\.[a-z0-9]+\.[a-z0-9]+$")
+_SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _check_window(value: str, weekly: bool = False) -> str:
+    pattern, example = (
+        (_WEEKLY_WINDOW, "sun:04:00-sun:05:00") if weekly else (_WINDOW, "02:00-03:00")
+    )
+    if not pattern.match(value):
+        raise ValueError(f"'{value}' is not a UTC window like {example}")
+    return value
+
+
+class PostgresSettings(_Model):
+    """RDS PostgreSQL: seed defaults are prod's (db.r6g.2xlarge Multi-AZ + 3 replicas)."""
+
+    # Major version only: RDS picks the newest minor and auto_minor_version_upgrade
+    # keeps it current, so the program never fights a patch upgrade as drift.
+    engine_version: str = "18"
+    instance_class: str = "db.r6g.2xlarge"
+    replica_instance_class: str = "db.r6g.xlarge"
+    read_replicas: Annotated[int, Field(ge=0, le=15)] = 3
+    multi_az: bool = True
+    allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 500
+    max_allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 2000
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 30
+    backup_window: str = "02:00-03:00"
+    maintenance_window: str = "sun:04:00-sun:05:00"
+    max_connections: Annotated[int, Field(ge=10, le=8000)] = 500
+    # Percent of instance memory; RDS evaluates the formula per instance class.
+    shared_buffers_percent: Annotated[int, Field(ge=10, le=60)] = 25
+    work_mem_kib: Annotated[int, Field(ge=64, le=2097151)] = 16384
+    slow_query_ms: Annotated[int, Field(ge=-1)] = 1000
+    performance_insights_retention_days: Literal[7, 31, 93, 186, 372, 731] = 7
+    monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 30
+
+    @field_validator("engine_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if not _ENGINE_VERSION.match(value):
+            raise ValueError(f"'{value}' is not a PostgreSQL version like 18 or 18.1")
+        return value
+
+    @field_validator("instance_class", "replica_instance_class")
+    @classmethod
+    def _check_class(cls, value: str) -> str:
+        if not _DB_CLASS.match(value):
+            raise ValueError(f"'{value}' is not an RDS instance class like db.r6g.xlarge")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _check_backup_window(cls, value: str) -> str:
+        return _check_window(value)
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _check_maintenance_window(cls, value: str) -> str:
+        return _check_window(value, weekly=True)
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> PostgresSettings:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise _KeyedError(
+                "maxAllocatedStorageGib",
+                f"{self.max_allocated_storage_gib} is below allocatedStorageGib "
+                f"{self.allocated_storage_gib}",
+            )
+        return self
+
+    @property
+    def major_version(self) -> str:
+        return self.engine_version.split(".", 1)[0]
+
+    @property
+    def parameter_family(self) -> str:
+        return f"postgres{self.major_version}"
+
+
+class CacheSettings(_Model):
+    """ElastiCache, cluster mode on: prod 3 shards x 1 replica (seed)."""
+
+    engine: Literal["redis", "valkey"] = "valkey"
+    engine_version: str = "8.0"
+    node_type: str = "cache.r7g.large"
+    shards: Annotated[int, Field(ge=1, le=500)] = 3
+    replicas_per_shard: Annotated[int, Field(ge=0, le=5)] = 1
+    snapshot_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    snapshot_window: str = "03:00-04:00"
+    maintenance_window: str = "sun:05:00-sun:06:00"
+
+    @field_validator("node_type")
+    @classmethod
+    def _check_node(cls, value: str) -> str:
+        if not _CACHE_NODE.match(value):
+            raise ValueError(f"'{value}' is not an ElastiCache node type like cache.r7g.large")
+        return value
+
+    @field_validator("snapshot_window")
+    @classmethod
+    def _check_snapshot_window(cls, value: str) -> str:
+        return _check_window(value)
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _check_maintenance_window(cls, value: str) -> str:
+        return _check_window(value, weekly=True)
+
+    @model_validator(mode="after")
+    def _check_engine(self) -> CacheSettings:
+        allowed = {"redis": ("7.0", "7.1"), "valkey": ("7.2", "8.0", "8.1")}[self.engine]
+        if self.engine_version not in allowed:
+            raise _KeyedError(
+                "engineVersion",
+                f"{self.engine} {self.engine_version} is not offered; allowed: {list(allowed)}",
+            )
+        return self
+
+    @property
+    def parameter_family(self) -> str:
+        return f"{self.engine}{self.engine_version.split('.', 1)[0]}"
+
+    @property
+    def has_replicas(self) -> bool:
+        return self.replicas_per_shard > 0
+
+
+class StorageSettings(_Model):
+    """S3 buckets: retention and lifecycle schedules in days."""
+
+    # Object Lock mode of the audit bucket; None means COMPLIANCE in prod, GOVERNANCE elsewhere.
+    audit_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] | None = None
+    audit_retention_days: Annotated[int, Field(ge=1, le=36500)] = 2557
+    audit_glacier_after_days: Annotated[int, Field(ge=1)] = 90
+    audit_deep_archive_after_days: Annotated[int, Field(ge=1)] = 365
+    backups_infrequent_access_after_days: Annotated[int, Field(ge=30)] = 30
+    backups_glacier_after_days: Annotated[int, Field(ge=1)] = 90
+    backups_expire_after_days: Annotated[int, Field(ge=1)] = 365
+    noncurrent_version_expire_days: Annotated[int, Field(ge=1)] = 90
+    access_logs_expire_after_days: Annotated[int, Field(ge=1)] = 365
+
+    @model_validator(mode="after")
+    def _check_schedules(self) -> StorageSettings:
+        # S3 rejects transitions to deeper classes that come earlier than shallower ones;
+        # Glacier Flexible and Deep Archive also need 90 more days before expiry.
+        if self.audit_deep_archive_after_days < self.audit_glacier_after_days + 90:
+            raise _KeyedError(
+                "auditDeepArchiveAfterDays",
+                "must be at least 90 days after auditGlacierAfterDays",
+            )
+        if self.backups_glacier_after_days < self.backups_infrequent_access_after_days + 30:
+            raise _KeyedError(
+                "backupsGlacierAfterDays",
+                "must be at least 30 days after backupsInfrequentAccessAfterDays",
+            )
+        if self.backups_expire_after_days < self.backups_glacier_after_days + 90:
+            raise _KeyedError(
+                "backupsExpireAfterDays", "must be at least 90 days after backupsGlacierAfterDays"
+            )
+        return self
+
+
+class KafkaSettings(_Model):
+    """MSK: TLS and IAM auth, brokers spread over the data subnets."""
+
+    enabled: bool = True
+    kafka_version: str = "3.9.x"
+    broker_instance_type: str = "kafka.m7g.large"
+    brokers_per_zone: Annotated[int, Field(ge=1, le=10)] = 1
+    volume_size_gib: Annotated[int, Field(ge=1, le=16384)] = 1000
+    log_retention_days: int = 365
+
+    @field_validator("broker_instance_type")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        if not _KAFKA_BROKER.match(value):
+            raise ValueError(f"'{value}' is not an MSK broker type like kafka.m7g.large")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
+            )
+        return value
+
+
+class DataStoresSettings(_Model):
+    postgres: PostgresSettings = PostgresSettings()
+    cache: CacheSettings = CacheSettings()
+    storage: StorageSettings = StorageSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    # Application secrets whose values are set out of band (console / CLI), never in code.
+    application_secrets: list[str] = Field(
+        default_factory=lambda: ["anthropic-api-key", "anthropic-api-key-fallback"]
+    )
+
+    @field_validator("application_secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _SECRET_NAME.match(name):
+                raise ValueError(f"'{name}' must be lowercase letters, digits and '-'")
+        if len(set(value)) != len(value):
+            raise ValueError("names a secret twice")
+        return value
+
+
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 
@@ -352,6 +570,7 @@ class Settings(_Model):
     cluster: ClusterSettings = ClusterSettings()
     node_pools: dict[str, NodePoolSettings]
     autoscaler: AutoscalerSettings = AutoscalerSettings()
+    data_stores: DataStoresSettings = DataStoresSettings()
 
     @field_validator("region")
     @classmethod
@@ -391,6 +610,10 @@ class Settings(_Model):
         return f"{self.project}-{self.stack}"
 
     @property
+    def trail_name(self) -> str:
+        return f"{self.cluster_name}-trail"
+
+    @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
@@ -398,6 +621,13 @@ class Settings(_Model):
     def deletion_protection(self) -> bool:
         explicit = self.cluster.deletion_protection
         return self.is_prod if explicit is None else explicit
+
+    @property
+    def audit_lock_mode(self) -> str:
+        explicit = self.data_stores.storage.audit_lock_mode
+        if explicit is not None:
+            return explicit
+        return "COMPLIANCE" if self.is_prod else "GOVERNANCE"
 
     @property
     def nat_gateway_count(self) -> int:
@@ -426,7 +656,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler")
+_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler", "dataStores")
 _SCALAR_KEYS = ("environment", "team", "costCenter")
 
 

@@ -138,7 +138,7 @@ def test_default_security_group_is_emptied(plan_of: Callable[[str], Plan]) -> No
 
 def test_endpoints_admit_https_from_the_vpc_only(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
-    (endpoint_sg,) = plan.by_type("aws:ec2/securityGroup:SecurityGroup")
+    endpoint_sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")["prod-network-endpoints-sg"]
     (rule,) = endpoint_sg.inputs["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (443, 443, "tcp")
     assert rule["cidrBlocks"] == ["10.0.0.0/16"]

@@ -442,6 +442,28 @@ def test_s3_bucket_rules(stub: Any) -> None:
     assert "s3-tls-only" in found
 
 
+def test_sse_s3_is_accepted_only_on_an_access_log_target(stub: Any) -> None:
+    items = bucket_set("AES256", tls=True)
+    target = items[0]
+    source = resource("aws:s3/bucket:Bucket", {"bucket": "source"}, name="src", protect=True)
+    logging = resource(
+        "aws:s3/bucketLogging:BucketLogging",
+        {"bucket": "source", "targetBucket": "artifacts", "targetPrefix": "src/"},
+        name="logging",
+        dependencies=[source.urn, target.urn],
+        property_dependencies={"bucket": [source.urn], "targetBucket": [target.urn]},
+    )
+    plan = Plan("test", "agent-factory", [provider(TAGS), *items, source, logging], {})
+    flagged = {
+        v.urn.rsplit("::", 1)[-1]
+        for v in analyze_plan(stub, plan, {}).violations
+        if v.rule == "s3-sse-kms"
+    }
+    # The log target is exempt; the source bucket, with no SSE configuration, is not.
+    assert flagged == {"src"}
+    assert "s3-sse-kms" in violations(stub, bucket_set("AES256", tls=True))
+
+
 def test_rds_force_ssl(stub: Any) -> None:
     def instance_with(value: str) -> list[PlannedResource]:
         group = resource(

@@ -165,6 +165,46 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"cluster": {"adminRoles": ["not a role!"]}}, "cluster.adminRoles", "IAM role"),
     ({"network": "{broken"}, "network", "not a valid object"),
     ({"typo": "x"}, "typo", "unknown key"),
+    (
+        {"dataStores": {"postgres": {"instanceClass": "r6g.large"}}},
+        "dataStores.postgres.instanceClass",
+        "not an RDS instance class",
+    ),
+    (
+        {"dataStores": {"postgres": {"backupWindow": "2am"}}},
+        "dataStores.postgres.backupWindow",
+        "UTC window like 02:00-03:00",
+    ),
+    (
+        {"dataStores": {"postgres": {"backupRetentionDays": 40}}},
+        "dataStores.postgres.backupRetentionDays",
+        "less than or equal to 35",
+    ),
+    (
+        {"dataStores": {"postgres": {"maxAllocatedStorageGib": 100}}},
+        "dataStores.postgres.maxAllocatedStorageGib",
+        "below allocatedStorageGib 500",
+    ),
+    (
+        {"dataStores": {"cache": {"engine": "valkey", "engineVersion": "7.0"}}},
+        "dataStores.cache.engineVersion",
+        "allowed: ['7.2', '8.0', '8.1']",
+    ),
+    (
+        {"dataStores": {"storage": {"auditLockMode": "LEGAL_HOLD"}}},
+        "dataStores.storage.auditLockMode",
+        "'COMPLIANCE' or 'GOVERNANCE'",
+    ),
+    (
+        {"dataStores": {"storage": {"backupsExpireAfterDays": 100}}},
+        "dataStores.storage.backupsExpireAfterDays",
+        "90 days after backupsGlacierAfterDays",
+    ),
+    (
+        {"dataStores": {"applicationSecrets": ["Anthropic Key"]}},
+        "dataStores.applicationSecrets",
+        "lowercase",
+    ),
 ]
 
 
@@ -176,6 +216,13 @@ def test_invalid_values_name_the_key(overrides: dict[str, Any], key: str, fragme
     assert message.startswith(f"agent-factory:{key}: "), message
     assert fragment in message
     assert "\n" not in message
+
+
+def test_audit_lock_mode_follows_the_environment() -> None:
+    assert load().audit_lock_mode == "COMPLIANCE"
+    assert load(environment="dev").audit_lock_mode == "GOVERNANCE"
+    explicit = load(environment="dev", dataStores={"storage": {"auditLockMode": "COMPLIANCE"}})
+    assert explicit.audit_lock_mode == "COMPLIANCE"
 
 
 def test_world_open_endpoint_is_allowed_outside_prod() -> None:

@@ -13,11 +13,13 @@ from tools.synth import Plan
 
 COMPONENTS = {
     "agentfactory:platform:Region": 1,
-    "agentfactory:platform:PlatformKeys": 1,
+    "agentfactory:platform:Keys": 1,
     "agentfactory:platform:Network": 1,
     "agentfactory:platform:Cluster": 1,
     "agentfactory:platform:NodePools": 1,
     "agentfactory:platform:ClusterAddons": 1,
+    "agentfactory:platform:DataStores": 1,
+    "agentfactory:platform:SecureBucket": 4,
 }
 
 
@@ -41,9 +43,12 @@ def test_every_resource_has_an_explicit_provider(
     plan = plan_of(stack)
     (aws_provider,) = plan.by_type("pulumi:providers:aws")
     (k8s_provider,) = plan.by_type("pulumi:providers:kubernetes")
+    (random_provider,) = plan.by_type("pulumi:providers:random")
     for resource in plan.resources:
         if resource.type.startswith("aws:"):
             assert resource.provider.startswith(aws_provider.urn + "::"), resource.urn
+        elif resource.type.startswith("random:"):
+            assert resource.provider.startswith(random_provider.urn + "::"), resource.urn
         elif resource.type.startswith("kubernetes:"):
             assert resource.provider.startswith(k8s_provider.urn + "::"), resource.urn
         elif resource.remote:
@@ -67,7 +72,9 @@ def test_children_live_under_the_region_and_derive_their_names(
 ) -> None:
     plan = plan_of(stack)
     for resource in plan.resources:
-        if resource.type.startswith("pulumi:providers:aws"):
+        if resource.type.startswith("pulumi:providers:") and resource.parent.endswith(
+            f"pulumi:pulumi:Stack::agent-factory-{stack}"
+        ):
             continue
         assert resource.name.startswith(stack), resource.name
         if resource.type != "agentfactory:platform:Region":

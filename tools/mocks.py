@@ -52,6 +52,13 @@ class PlatformMocks(Mocks):
             "aws:iam/role:Role": self._iam_role,
             "aws:cloudwatch/logGroup:LogGroup": self._log_group,
             "aws:eks/nodeGroup:NodeGroup": self._node_group,
+            "aws:rds/instance:Instance": self._rds_instance,
+            "aws:elasticache/replicationGroup:ReplicationGroup": self._replication_group,
+            "aws:s3/bucket:Bucket": self._bucket,
+            "aws:secretsmanager/secret:Secret": self._secret,
+            "aws:msk/cluster:Cluster": self._msk_cluster,
+            "aws:msk/configuration:Configuration": self._msk_configuration,
+            "random:index/randomPassword:RandomPassword": self._random_password,
             "eks:index:Cluster": self._eks_cluster,
         }
 
@@ -65,6 +72,9 @@ class PlatformMocks(Mocks):
             state["arn"] = (
                 f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{args.name}/{_hex(args.name)}"
             )
+        if args.typ.startswith("aws:") and "name" not in state:
+            # AWS auto-naming: logical name plus a random suffix.
+            state["name"] = _physical_name(args)
         extra = self._outputs.get(args.typ)
         if extra is not None:
             state.update(extra(args, state))
@@ -114,6 +124,83 @@ class PlatformMocks(Mocks):
             "name": name,
             "arn": f"arn:{PARTITION}:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}",
         }
+
+    def _rds_instance(self, args: MockResourceArgs, state: State) -> State:
+        identifier = state.get("identifier") or _physical_name(args)
+        address = f"{identifier}.c{_hex(self.region, 12)}.{self.region}.rds.amazonaws.com"
+        secret_arn = (
+            f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
+            f"rds!db-{_hex(args.name, 8)}"
+        )
+        managed = bool(state.get("manageMasterUserPassword"))
+        return {
+            "id": f"db-{_hex(args.name, 26).upper()}",
+            "identifier": identifier,
+            "arn": f"arn:{PARTITION}:rds:{self.region}:{ACCOUNT_ID}:db:{identifier}",
+            "address": address,
+            "endpoint": f"{address}:5432",
+            "port": 5432,
+            "masterUserSecrets": (
+                [
+                    {
+                        "secretArn": secret_arn,
+                        "secretStatus": "active",
+                    }
+                ]
+                if managed
+                else []
+            ),
+        }
+
+    def _replication_group(self, args: MockResourceArgs, state: State) -> State:
+        group = state.get("replicationGroupId") or _physical_name(args)
+        return {
+            "id": group,
+            "arn": (
+                f"arn:{PARTITION}:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group}"
+            ),
+            "configurationEndpointAddress": (
+                f"clustercfg.{group}.{_hex(group, 6)}.use1.cache.amazonaws.com"
+            ),
+        }
+
+    def _bucket(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("bucket") or _physical_name(args)
+        return {
+            "id": name,
+            "bucket": name,
+            "arn": f"arn:{PARTITION}:s3:::{name}",
+            "bucketRegionalDomainName": f"{name}.s3.{self.region}.amazonaws.com",
+        }
+
+    def _secret(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("name") or _physical_name(args)
+        return {
+            "id": name,
+            "arn": (
+                f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
+                f"{name}-{_hex(args.name, 6)}"
+            ),
+        }
+
+    def _msk_cluster(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("clusterName") or _physical_name(args)
+        brokers = [
+            f"b-{n}.{name}.{_hex(name, 6)}.c2.kafka.{self.region}.amazonaws.com:9098"
+            for n in range(1, int(state.get("numberOfBrokerNodes") or 3) + 1)
+        ]
+        return {
+            "arn": f"arn:{PARTITION}:kafka:{self.region}:{ACCOUNT_ID}:cluster/{name}/{_hex(name)}",
+            "bootstrapBrokersSaslIam": ",".join(brokers),
+        }
+
+    def _msk_configuration(self, args: MockResourceArgs, state: State) -> State:
+        return {"latestRevision": 1}
+
+    def _random_password(self, args: MockResourceArgs, state: State) -> State:
+        # Deterministic and obviously fake; the program must treat it as a secret.
+        length = int(state.get("length") or 32)
+        return {"result": ("offline" + _hex(args.name, 64))[:length]}
 
     def _node_group(self, args: MockResourceArgs, _state: State) -> State:
         name = _physical_name(args)

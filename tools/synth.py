@@ -48,6 +48,9 @@ class PlannedResource:
     providers: dict[str, str] = field(default_factory=dict)
     ignore_changes: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    retain_on_delete: bool = False
+    # Previous identities (alias specs as the engine receives them): renames keep state.
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,6 +109,18 @@ class RecordingMonitor(MockMonitor):
         self.planned: list[PlannedResource] = []
         self.registered_outputs: dict[str, dict[str, Any]] = {}
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine builds them: the parent's whole type chain, not just its type.
+
+        MockMonitor keeps only the parent's own type, which would make URN pins in tests
+        disagree with the URNs a real ``pulumi up`` records.
+        """
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != STACK_TYPE:
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != STACK_TYPE:
@@ -127,6 +142,8 @@ class RecordingMonitor(MockMonitor):
                         key: sorted(deps.urns)
                         for key, deps in sorted(request.propertyDependencies.items())
                     },
+                    retain_on_delete=bool(request.retainOnDelete),
+                    aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
                 )
             )
         return response

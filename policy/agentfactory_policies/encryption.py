@@ -113,7 +113,15 @@ def kms_rotation(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
 
 
 def s3_sse_kms(resources: Sequence[Resource], _c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """Every bucket needs an SSE configuration using aws:kms that depends on it."""
+    """Every bucket needs an SSE configuration using aws:kms that depends on it.
+
+    The one exception is a server-access-log target: S3 log delivery cannot write to a
+    bucket whose default encryption is SSE-KMS, so SSE-S3 (AES256) is accepted there.
+    """
+    log_targets: set[str] = set()
+    for r in resources:
+        if r.type == "aws:s3/bucketLogging:BucketLogging":
+            log_targets.update(r.property_dependencies.get("targetBucket", []))
     covered: set[str] = set()
     for r in resources:
         if r.type != SSE_CONFIG:
@@ -124,6 +132,8 @@ def s3_sse_kms(resources: Sequence[Resource], _c: Mapping[str, Any]) -> Iterator
         }
         if algorithms & {"aws:kms", "aws:kms:dsse"}:
             covered.update(r.dependencies)
+        elif "AES256" in algorithms:
+            covered.update(set(r.dependencies) & log_targets)
     for r in resources:
         if r.type in BUCKETS and r.urn not in covered:
             yield r.urn, "no BucketServerSideEncryptionConfiguration with aws:kms for this bucket"

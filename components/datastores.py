@@ -1,0 +1,541 @@
+"""DataStores: PostgreSQL, the cache, S3 buckets, Kafka and the platform's secrets.
+
+Everything here is stateful. In prod every store carries ``protect=True`` (and buckets
+``retain_on_delete``), RDS and the cache take final snapshots, and every store is reachable
+only from the cluster's node security group on its own port, inside the data subnets.
+Passwords never enter code or state: RDS manages its master password in Secrets Manager;
+the cache's auth token comes from ``pulumi_random`` (a secret in state) and is delivered
+through Secrets Manager.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.buckets import (
+    BucketSpec,
+    Lifecycle,
+    ObjectLock,
+    SecureBucket,
+    Transition,
+    access_log_delivery_statements,
+    cloudtrail_delivery_statements,
+)
+from components.iam import service_trust_policy
+from components.keys import AccountContext
+from components.settings import DataStoresSettings
+
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+# MSK: 9098 is TLS with IAM authentication, the only listener we enable.
+KAFKA_IAM_PORT = 9098
+BUCKET_PURPOSES = ("access-logs", "artifacts", "audit-logs", "backups")
+
+
+@dataclass(frozen=True)
+class DataStoresArgs:
+    account: AccountContext
+    settings: DataStoresSettings
+    project: str
+    stack: str
+    cluster_name: str
+    vpc_id: pulumi.Input[str]
+    data_subnet_ids: pulumi.Input[list[str]]
+    node_security_group_id: pulumi.Input[str]
+    zone_count: int
+    data_key_arn: pulumi.Input[str]
+    s3_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    audit_lock_mode: str
+    trail_name: str
+    # prod: protect, deletion protection, final snapshots.
+    protect: bool
+
+
+def bucket_name(project: str, stack: str, purpose: str, account_id: str) -> str:
+    """Globally unique and readable: two stacks or two accounts never collide."""
+    name = f"{project}-{stack}-{purpose}-{account_id}"
+    if len(name) > 63:
+        raise ValueError(f"bucket name {name} is longer than S3's 63 characters")
+    return name
+
+
+def postgres_parameters(settings: DataStoresSettings) -> list[dict[str, str]]:
+    pg = settings.postgres
+    # shared_buffers is in 8 KiB pages: bytes * percent / 100 / 8192.
+    shared_buffers = f"{{DBInstanceClassMemory*{pg.shared_buffers_percent}/819200}}"
+    # Static parameters only take effect after a reboot; RDS rejects "immediate" for them.
+    static, dynamic = "pending-reboot", "immediate"
+    values = [
+        ("rds.force_ssl", "1", static),
+        ("max_connections", str(pg.max_connections), static),
+        ("shared_buffers", shared_buffers, static),
+        ("shared_preload_libraries", "pg_stat_statements", static),
+        ("work_mem", str(pg.work_mem_kib), dynamic),
+        ("log_min_duration_statement", str(pg.slow_query_ms), dynamic),
+        ("log_lock_waits", "1", dynamic),
+        ("log_temp_files", "0", dynamic),
+    ]
+    return [{"name": n, "value": v, "apply_method": m} for n, v, m in values]
+
+
+def kafka_server_properties(zone_count: int) -> str:
+    replication = min(3, zone_count)
+    return "\n".join(
+        [
+            "auto.create.topics.enable=false",
+            f"default.replication.factor={replication}",
+            f"min.insync.replicas={max(1, replication - 1)}",
+            "unclean.leader.election.enable=false",
+            "num.partitions=6",
+        ]
+    )
+
+
+class DataStores(pulumi.ComponentResource):
+    postgres_endpoint: pulumi.Output[str]
+    postgres_reader_endpoints: pulumi.Output[list[str]]
+    postgres_port: int
+    postgres_instance_arn: pulumi.Output[str]
+    postgres_master_secret_arn: pulumi.Output[str]
+    postgres_security_group_id: pulumi.Output[str]
+    cache_endpoint: pulumi.Output[str]
+    cache_port: int
+    cache_auth_secret_arn: pulumi.Output[str]
+    cache_security_group_id: pulumi.Output[str]
+    kafka_bootstrap_brokers: pulumi.Output[str] | None
+    bucket_names: dict[str, pulumi.Output[str]]
+    bucket_arns: dict[str, pulumi.Output[str]]
+    buckets: dict[str, aws.s3.Bucket]
+    application_secret_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: DataStoresArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("agentfactory:platform:DataStores", name, None, opts)
+        self._name = name
+        self._args = args
+        self._postgres()
+        self._cache()
+        self._buckets()
+        self.kafka_bootstrap_brokers = self._kafka() if args.settings.kafka.enabled else None
+        self._application_secrets()
+        self.register_outputs(
+            {
+                "postgresEndpoint": self.postgres_endpoint,
+                "postgresMasterSecretArn": self.postgres_master_secret_arn,
+                "cacheEndpoint": self.cache_endpoint,
+                "cacheAuthSecretArn": self.cache_auth_secret_arn,
+                "bucketNames": self.bucket_names,
+                "kafkaBootstrapBrokers": self.kafka_bootstrap_brokers,
+            }
+        )
+
+    # -- shared ----------------------------------------------------------------------
+
+    def _security_group(self, store: str, port: int, description: str) -> aws.ec2.SecurityGroup:
+        return aws.ec2.SecurityGroup(
+            f"{self._name}-{store}-sg",
+            description=f"{description}: port {port} from cluster nodes only",
+            vpc_id=self._args.vpc_id,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="cluster nodes",
+                    protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    security_groups=[self._args.node_security_group_id],
+                )
+            ],
+            # Stores never open connections; replies to inbound flows need no egress rule.
+            egress=[],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _stateful(self, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, protect=self._args.protect, **extra)
+
+    # -- PostgreSQL ------------------------------------------------------------------
+
+    def _postgres(self) -> None:
+        args, name = self._args, self._name
+        pg = args.settings.postgres
+        child = pulumi.ResourceOptions(parent=self)
+        identifier = f"{args.cluster_name}-postgres"
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-postgres-subnets",
+            description=f"{args.cluster_name}: PostgreSQL in the data subnets",
+            subnet_ids=args.data_subnet_ids,
+            opts=child,
+        )
+        security_group = self._security_group("postgres", POSTGRES_PORT, "PostgreSQL")
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-postgres-params",
+            family=pg.parameter_family,
+            description=f"{args.cluster_name}: TLS only, seed connection and memory settings",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(**p) for p in postgres_parameters(args.settings)
+            ],
+            opts=child,
+        )
+        monitoring_role = aws.iam.Role(
+            f"{name}-postgres-monitoring",
+            assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com"),
+            opts=child,
+        )
+        monitoring_attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-postgres-monitoring-policy",
+            role=monitoring_role.name,
+            policy_arn=pulumi.Output.concat(
+                "arn:",
+                args.account.partition,
+                ":iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            ),
+            opts=child,
+        )
+        # RDS would create these groups without retention or a key; owning them first fixes both.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-postgres-{log}-logs",
+                name=f"/aws/rds/instance/{identifier}/{log}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.logs_key_arn,
+                opts=child,
+            )
+            for log in ("postgresql", "upgrade")
+        ]
+        common: dict[str, Any] = {
+            "engine": "postgres",
+            "storage_encrypted": True,
+            "kms_key_id": args.data_key_arn,
+            "vpc_security_group_ids": [security_group.id],
+            "parameter_group_name": parameters.name,
+            "publicly_accessible": False,
+            "auto_minor_version_upgrade": True,
+            "iam_database_authentication_enabled": True,
+            "performance_insights_enabled": True,
+            "performance_insights_kms_key_id": args.data_key_arn,
+            "performance_insights_retention_period": pg.performance_insights_retention_days,
+            "monitoring_interval": pg.monitoring_interval_seconds,
+            "monitoring_role_arn": monitoring_role.arn,
+            "enabled_cloudwatch_logs_exports": ["postgresql", "upgrade"],
+            "deletion_protection": args.protect,
+            "copy_tags_to_snapshot": True,
+            "ca_cert_identifier": "rds-ca-rsa2048-g1",
+            "maintenance_window": pg.maintenance_window,
+            "storage_type": "gp3",
+            "max_allocated_storage": pg.max_allocated_storage_gib,
+        }
+        primary = aws.rds.Instance(
+            f"{name}-postgres",
+            identifier=identifier,
+            engine_version=pg.engine_version,
+            # Extended support bills per vCPU-hour once a major leaves standard support;
+            # refusing it makes an end-of-life version an explicit upgrade decision.
+            engine_lifecycle_support="open-source-rds-extended-support-disabled",
+            instance_class=pg.instance_class,
+            allocated_storage=pg.allocated_storage_gib,
+            multi_az=pg.multi_az,
+            db_subnet_group_name=subnet_group.name,
+            db_name="agentfactory",
+            username="agentfactory_admin",
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.secrets_key_arn,
+            backup_retention_period=pg.backup_retention_days,
+            backup_window=pg.backup_window,
+            delete_automated_backups=not args.protect,
+            skip_final_snapshot=not args.protect,
+            final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
+            **common,
+            opts=self._stateful(depends_on=[*log_groups, monitoring_attachment]),
+        )
+        replicas = [
+            aws.rds.Instance(
+                f"{name}-postgres-replica-{index}",
+                identifier=f"{identifier}-replica-{index}",
+                replicate_source_db=primary.identifier,
+                instance_class=pg.replica_instance_class,
+                # Replicas are disposable copies: no snapshot, backups stay on the primary.
+                skip_final_snapshot=True,
+                backup_retention_period=0,
+                **common,
+                opts=self._stateful(depends_on=[*log_groups, monitoring_attachment]),
+            )
+            for index in range(1, pg.read_replicas + 1)
+        ]
+
+        self.postgres_endpoint = primary.address
+        self.postgres_reader_endpoints = pulumi.Output.all(*[r.address for r in replicas])
+        self.postgres_port = POSTGRES_PORT
+        self.postgres_instance_arn = primary.arn
+        self.postgres_master_secret_arn = primary.master_user_secrets[0].secret_arn
+        self.postgres_security_group_id = security_group.id
+
+    # -- cache -----------------------------------------------------------------------
+
+    def _cache(self) -> None:
+        args, name = self._args, self._name
+        cache = args.settings.cache
+        child = pulumi.ResourceOptions(parent=self)
+        subnet_group = aws.elasticache.SubnetGroup(
+            f"{name}-cache-subnets",
+            description=f"{args.cluster_name}: cache in the data subnets",
+            subnet_ids=args.data_subnet_ids,
+            opts=child,
+        )
+        security_group = self._security_group("cache", REDIS_PORT, cache.engine)
+        parameters = aws.elasticache.ParameterGroup(
+            f"{name}-cache-params",
+            family=cache.parameter_family,
+            description=f"{args.cluster_name}: cluster mode, evict least recently used keys",
+            parameters=[
+                aws.elasticache.ParameterGroupParameterArgs(name="cluster-enabled", value="yes"),
+                aws.elasticache.ParameterGroupParameterArgs(
+                    name="maxmemory-policy", value="allkeys-lru"
+                ),
+            ],
+            opts=child,
+        )
+        # ElastiCache forbids @, " and / in tokens; letters and digits are always safe.
+        token = random.RandomPassword(
+            f"{name}-cache-auth-token", length=64, special=False, opts=child
+        )
+        replication_group = aws.elasticache.ReplicationGroup(
+            f"{name}-cache",
+            replication_group_id=f"{args.cluster_name}-cache"[:40],
+            description=f"{args.cluster_name}: cache and rate-limit state",
+            engine=cache.engine,
+            engine_version=cache.engine_version,
+            node_type=cache.node_type,
+            port=REDIS_PORT,
+            cluster_mode="enabled",
+            num_node_groups=cache.shards,
+            replicas_per_node_group=cache.replicas_per_shard,
+            # Cluster mode requires automatic failover; Multi-AZ needs a replica to fail to.
+            automatic_failover_enabled=True,
+            multi_az_enabled=cache.has_replicas,
+            parameter_group_name=parameters.name,
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[security_group.id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=args.data_key_arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=token.result,
+            auth_token_update_strategy="ROTATE",
+            auto_minor_version_upgrade=True,
+            snapshot_retention_limit=cache.snapshot_retention_days,
+            snapshot_window=cache.snapshot_window,
+            maintenance_window=cache.maintenance_window,
+            final_snapshot_identifier=f"{args.cluster_name}-cache-final" if args.protect else None,
+            opts=self._stateful(),
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{name}-cache-auth",
+            name=f"{args.cluster_name}/cache/auth-token",
+            description="Auth token and endpoint of the platform cache (cluster mode, TLS)",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-cache-auth-version",
+            secret_id=secret.id,
+            # token.result is already secret, so the whole document stays secret.
+            secret_string=pulumi.Output.all(
+                token.result, replication_group.configuration_endpoint_address
+            ).apply(
+                lambda v: json.dumps(
+                    {"authToken": v[0], "host": v[1], "port": REDIS_PORT, "tls": True}
+                )
+            ),
+            opts=child,
+        )
+        self.cache_endpoint = replication_group.configuration_endpoint_address
+        self.cache_port = REDIS_PORT
+        self.cache_auth_secret_arn = secret.arn
+        self.cache_security_group_id = security_group.id
+
+    # -- S3 --------------------------------------------------------------------------
+
+    def _buckets(self) -> None:
+        args, name = self._args, self._name
+        storage = args.settings.storage
+        account, partition = args.account.account_id, args.account.partition
+
+        def name_of(purpose: str) -> pulumi.Output[str]:
+            return pulumi.Output.from_input(account).apply(
+                lambda a: bucket_name(args.project, args.stack, purpose, a)
+            )
+
+        names = {purpose: name_of(purpose) for purpose in BUCKET_PURPOSES}
+        region = args.account.region
+        arns = {
+            purpose: pulumi.Output.all(partition, names[purpose]).apply(
+                lambda v: f"arn:{v[0]}:s3:::{v[1]}"
+            )
+            for purpose in BUCKET_PURPOSES
+        }
+        trail_arn = pulumi.Output.all(partition, account).apply(
+            lambda v: f"arn:{v[0]}:cloudtrail:{region}:{v[1]}:trail/{args.trail_name}"
+        )
+        logged = [p for p in BUCKET_PURPOSES if p != "access-logs"]
+        access_logs = SecureBucket(
+            f"{name}-access-logs",
+            BucketSpec(
+                purpose="access-logs",
+                bucket_name=names["access-logs"],
+                kms_key_arn=None,
+                lifecycle=Lifecycle(
+                    noncurrent_expire_days=storage.noncurrent_version_expire_days,
+                    expire_days=storage.access_logs_expire_after_days,
+                ),
+                extra_statements=pulumi.Output.all(
+                    arns["access-logs"], account, partition, *[names[p] for p in logged]
+                ).apply(lambda v: access_log_delivery_statements(v[0], v[1], v[2], list(v[3:]))),
+            ),
+            protect=args.protect,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        specs = {
+            "artifacts": BucketSpec(
+                purpose="artifacts",
+                bucket_name=names["artifacts"],
+                kms_key_arn=args.s3_key_arn,
+                lifecycle=Lifecycle(
+                    noncurrent_expire_days=storage.noncurrent_version_expire_days,
+                    transitions=(Transition(30, "INTELLIGENT_TIERING"),),
+                ),
+                log_target=access_logs.bucket_name,
+            ),
+            "audit-logs": BucketSpec(
+                purpose="audit-logs",
+                bucket_name=names["audit-logs"],
+                kms_key_arn=args.s3_key_arn,
+                # Locked versions cannot expire before their retention anyway.
+                lifecycle=Lifecycle(
+                    noncurrent_expire_days=storage.audit_retention_days + 1,
+                    transitions=(
+                        Transition(storage.audit_glacier_after_days, "GLACIER"),
+                        Transition(storage.audit_deep_archive_after_days, "DEEP_ARCHIVE"),
+                    ),
+                ),
+                object_lock=ObjectLock(args.audit_lock_mode, storage.audit_retention_days),
+                log_target=access_logs.bucket_name,
+                extra_statements=pulumi.Output.all(arns["audit-logs"], trail_arn, account).apply(
+                    lambda v: cloudtrail_delivery_statements(v[0], v[1], v[2])
+                ),
+            ),
+            "backups": BucketSpec(
+                purpose="backups",
+                bucket_name=names["backups"],
+                kms_key_arn=args.s3_key_arn,
+                lifecycle=Lifecycle(
+                    noncurrent_expire_days=storage.noncurrent_version_expire_days,
+                    transitions=(
+                        Transition(storage.backups_infrequent_access_after_days, "STANDARD_IA"),
+                        Transition(storage.backups_glacier_after_days, "GLACIER"),
+                    ),
+                    expire_days=storage.backups_expire_after_days,
+                ),
+                log_target=access_logs.bucket_name,
+            ),
+        }
+        secured = {"access-logs": access_logs}
+        for purpose, spec in specs.items():
+            secured[purpose] = SecureBucket(
+                f"{name}-{purpose}",
+                spec,
+                protect=args.protect,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.buckets = {purpose: b.bucket for purpose, b in secured.items()}
+        self.bucket_names = {purpose: b.bucket_name for purpose, b in secured.items()}
+        self.bucket_arns = {purpose: b.arn for purpose, b in secured.items()}
+
+    # -- Kafka -----------------------------------------------------------------------
+
+    def _kafka(self) -> pulumi.Output[str]:
+        args, name = self._args, self._name
+        kafka = args.settings.kafka
+        child = pulumi.ResourceOptions(parent=self)
+        security_group = self._security_group("kafka", KAFKA_IAM_PORT, "MSK")
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-kafka-logs",
+            name=f"/aws/msk/{args.cluster_name}",
+            retention_in_days=kafka.log_retention_days,
+            kms_key_id=args.logs_key_arn,
+            opts=child,
+        )
+        configuration = aws.msk.Configuration(
+            f"{name}-kafka-config",
+            name=f"{args.cluster_name}-kafka",
+            kafka_versions=[kafka.kafka_version],
+            server_properties=kafka_server_properties(args.zone_count),
+            opts=child,
+        )
+        cluster = aws.msk.Cluster(
+            f"{name}-kafka",
+            cluster_name=f"{args.cluster_name}-kafka",
+            kafka_version=kafka.kafka_version,
+            number_of_broker_nodes=kafka.brokers_per_zone * args.zone_count,
+            broker_node_group_info=aws.msk.ClusterBrokerNodeGroupInfoArgs(
+                instance_type=kafka.broker_instance_type,
+                client_subnets=args.data_subnet_ids,
+                security_groups=[security_group.id],
+                storage_info=aws.msk.ClusterBrokerNodeGroupInfoStorageInfoArgs(
+                    ebs_storage_info=aws.msk.ClusterBrokerNodeGroupInfoStorageInfoEbsStorageInfoArgs(
+                        volume_size=kafka.volume_size_gib
+                    )
+                ),
+            ),
+            client_authentication=aws.msk.ClusterClientAuthenticationArgs(
+                sasl=aws.msk.ClusterClientAuthenticationSaslArgs(iam=True),
+                unauthenticated=False,
+            ),
+            encryption_info=aws.msk.ClusterEncryptionInfoArgs(
+                encryption_at_rest_kms_key_arn=args.data_key_arn,
+                encryption_in_transit=aws.msk.ClusterEncryptionInfoEncryptionInTransitArgs(
+                    client_broker="TLS", in_cluster=True
+                ),
+            ),
+            configuration_info=aws.msk.ClusterConfigurationInfoArgs(
+                arn=configuration.arn, revision=configuration.latest_revision
+            ),
+            logging_info=aws.msk.ClusterLoggingInfoArgs(
+                broker_logs=aws.msk.ClusterLoggingInfoBrokerLogsArgs(
+                    cloudwatch_logs=aws.msk.ClusterLoggingInfoBrokerLogsCloudwatchLogsArgs(
+                        enabled=True, log_group=log_group.name
+                    )
+                )
+            ),
+            enhanced_monitoring="PER_TOPIC_PER_BROKER",
+            opts=self._stateful(),
+        )
+        return cluster.bootstrap_brokers_sasl_iam
+
+    # -- application secrets ---------------------------------------------------------
+
+    def _application_secrets(self) -> None:
+        args, name = self._args, self._name
+        self.application_secret_arns = {}
+        for secret_name in args.settings.application_secrets:
+            # No SecretVersion: the value is put out of band (aws secretsmanager
+            # put-secret-value) so it never exists in code, config or state.
+            secret = aws.secretsmanager.Secret(
+                f"{name}-{secret_name}",
+                name=f"{args.cluster_name}/app/{secret_name}",
+                description=f"{secret_name}: value set out of band, rotated by its owner",
+                kms_key_id=args.secrets_key_arn,
+                recovery_window_in_days=30 if args.protect else 7,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.application_secret_arns[secret_name] = secret.arn
