@@ -17,6 +17,8 @@ import pulumi_kubernetes as k8s
 from components.iam import role_arn
 from components.keys import AccountContext
 
+SRE_GROUP = "agent-factory:sre"
+DEVELOPER_GROUP = "agent-factory:developers"
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
@@ -43,6 +45,7 @@ def _access_policy(partition: pulumi.Input[str], policy: str) -> pulumi.Output[s
 
 class Cluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
@@ -66,11 +69,13 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        def entry(role: str, policy: str) -> eks.AccessEntryArgs:
+        def entry(role: str, policy: str, group: str) -> eks.AccessEntryArgs:
             return eks.AccessEntryArgs(
                 principal_arn=pulumi.Output.all(account.partition, account.account_id).apply(
                     lambda v: role_arn(role, v[0], v[1])
                 ),
+                # Security binds its ClusterRoles to these groups.
+                kubernetes_groups=[group],
                 access_policies={
                     policy: eks.AccessPolicyAssociationArgs(
                         policy_arn=_access_policy(account.partition, policy),
@@ -81,9 +86,13 @@ class Cluster(pulumi.ComponentResource):
 
         access_entries: dict[str, eks.AccessEntryArgs] = {}
         for index, role in enumerate(args.admin_roles):
-            access_entries[f"sre-admin-{index}"] = entry(role, "AmazonEKSClusterAdminPolicy")
+            access_entries[f"sre-admin-{index}"] = entry(
+                role, "AmazonEKSClusterAdminPolicy", SRE_GROUP
+            )
         for index, role in enumerate(args.developer_roles):
-            access_entries[f"developer-{index}"] = entry(role, "AmazonEKSViewPolicy")
+            access_entries[f"developer-{index}"] = entry(
+                role, "AmazonEKSViewPolicy", DEVELOPER_GROUP
+            )
 
         public = bool(args.public_access_cidrs)
         cluster = eks.Cluster(
@@ -119,6 +128,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        self.cluster_arn = cluster.eks_cluster.arn
         self.endpoint = cluster.eks_cluster.endpoint
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
         self.oidc_provider_arn = cluster.oidc_provider_arn

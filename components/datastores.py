@@ -105,6 +105,7 @@ class DataStores(pulumi.ComponentResource):
     postgres_reader_endpoints: pulumi.Output[list[str]]
     postgres_port: int
     postgres_instance_arn: pulumi.Output[str]
+    postgres_resource_id: pulumi.Output[str]
     postgres_master_secret_arn: pulumi.Output[str]
     postgres_security_group_id: pulumi.Output[str]
     cache_endpoint: pulumi.Output[str]
@@ -276,6 +277,7 @@ class DataStores(pulumi.ComponentResource):
         self.postgres_reader_endpoints = pulumi.Output.all(*[r.address for r in replicas])
         self.postgres_port = POSTGRES_PORT
         self.postgres_instance_arn = primary.arn
+        self.postgres_resource_id = primary.resource_id
         self.postgres_master_secret_arn = primary.master_user_secrets[0].secret_arn
         self.postgres_security_group_id = security_group.id
 

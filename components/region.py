@@ -1,7 +1,7 @@
 """Region: one region of the platform, assembled in dependency order.
 
-keys -> network -> cluster -> node pools -> add-ons -> data stores. Later components
-(security, observability) join here. The AWS provider for the region arrives through
+keys -> network -> cluster -> node pools -> add-ons -> data stores -> security. Later
+components (observability) join here. The AWS provider for the region arrives through
 ``opts.providers`` and is inherited by every child.
 """
 
@@ -18,6 +18,7 @@ from components.datastores import DataStores, DataStoresArgs
 from components.keys import AccountContext, Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
+from components.security import Security, SecurityArgs
 from components.settings import Settings
 
 
@@ -46,6 +47,7 @@ class Region(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     keys: Keys
     data_stores: DataStores
+    security: Security
     default_storage_class: pulumi.Output[str]
 
     def __init__(
@@ -177,6 +179,27 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        security = Security(
+            f"{name}-security",
+            SecurityArgs(
+                account=account,
+                settings=settings,
+                cluster_name=cluster.cluster_name,
+                cluster_arn=cluster.cluster_arn,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_provider_url=cluster.oidc_provider_url,
+                k8s_provider=cluster.k8s_provider,
+                s3_key_arn=keys.s3_key_arn,
+                secrets_key_arn=keys.secrets_key_arn,
+                audit_bucket=data_stores.bucket_names["audit-logs"],
+                artifacts_bucket_arn=data_stores.bucket_arns["artifacts"],
+                application_secret_arns=list(data_stores.application_secret_arns.values()),
+                postgres_resource_id=data_stores.postgres_resource_id,
+                multi_region_trail=True,
+            ),
+            # The trail needs the audit bucket's policy; charts need schedulable nodes.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[data_stores, addons]),
+        )
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -189,6 +212,7 @@ class Region(pulumi.ComponentResource):
         self.node_role_arn = node_pools.node_role_arn
         self.keys = keys
         self.data_stores = data_stores
+        self.security = security
         self.default_storage_class = addons.default_storage_class
         self.register_outputs(
             {

@@ -554,6 +554,148 @@ class DataStoresSettings(_Model):
         return value
 
 
+_DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
+_DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
+_ORIGIN = re.compile(r"^https://([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}(:\d+)?$")
+_CHART_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
+
+# Seed Sprint 2: the workload namespace's quota per environment (CPU cores, memory GiB).
+WORKLOAD_QUOTAS = {"dev": (50, 100), "staging": (75, 150), "prod": (200, 400)}
+
+
+def _check_chart(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError(f"'{value}' is not a pinned chart version like 4.14.1 (no ranges)")
+    return value
+
+
+class QuotaTier(_Model):
+    """What one tenant tier may use: a ResourceQuota plus LimitRange bounds."""
+
+    cpu: Annotated[int, Field(ge=1)]
+    memory_gib: Annotated[int, Field(ge=1)]
+    pods: Annotated[int, Field(ge=1)]
+    max_container_cpu: str
+    max_container_memory: str
+
+
+def _seed_tiers() -> dict[str, QuotaTier]:
+    # Seed Sprint 10 names the tiers; sizes grow about 4x per tier.
+    sizes = {
+        # tier: (cpu, memory GiB, pods, max container cpu, max container memory)
+        "small": (4, 8, 20, "1", "2Gi"),
+        "medium": (16, 32, 60, "2", "4Gi"),
+        "large": (64, 128, 200, "4", "8Gi"),
+        "enterprise": (200, 400, 600, "8", "16Gi"),
+    }
+    return {
+        tier: QuotaTier(
+            cpu=cpu, memory_gib=mem, pods=pods, max_container_cpu=ccpu, max_container_memory=cmem
+        )
+        for tier, (cpu, mem, pods, ccpu, cmem) in sizes.items()
+    }
+
+
+class TenantSettings(_Model):
+    name: str
+    tier: Literal["small", "medium", "large", "enterprise"]
+    # IAM role (name or ARN) of the tenant's admins; default AgentFactoryTenant-<name>.
+    admin_role: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(f"'{value}' must be a DNS label of at most 40 characters")
+        return value
+
+    @field_validator("admin_role")
+    @classmethod
+    def _check_role(cls, value: str | None) -> str | None:
+        if value is not None and not (_IAM_ROLE_ARN.match(value) or _IAM_ROLE_NAME.match(value)):
+            raise ValueError(f"'{value}' is neither an IAM role name nor a role ARN")
+        return value
+
+
+class IngressSettings(_Model):
+    # ingress-nginx is retired upstream (last releases March 2026); see docs/architecture.md.
+    chart_version: str = "4.14.1"
+    replicas: Annotated[int, Field(ge=1, le=20)] = 3
+    rate_limit_rps: Annotated[int, Field(ge=1)] = 1000
+    cors_allowed_origins: list[str] = Field(default_factory=lambda: ["https://app.greenlang.ai"])
+
+    @field_validator("chart_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        return _check_chart(value)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"'{origin}' is not an https origin like https://app.example.com")
+        return value
+
+
+class SecuritySettings(_Model):
+    domain: str = "greenlang.ai"
+    acme_email: str = "platform-sre@greenlang.ai"
+    # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
+    hosted_zone_id: str | None = None
+    ingress: IngressSettings = IngressSettings()
+    cert_manager_chart_version: str = "v1.21.2"
+    external_secrets_chart_version: str = "2.10.0"
+    platform_replicas: Annotated[int, Field(ge=1, le=10)] = 3
+    # Override of the seed quota of greenlang-<environment> (CPU cores, memory GiB).
+    workload_quota_cpu: Annotated[int, Field(ge=1)] | None = None
+    workload_quota_memory_gib: Annotated[int, Field(ge=1)] | None = None
+    # Namespaces that may not enforce "restricted", with the reason (policy config must agree).
+    pod_security_exemptions: dict[str, str] = Field(
+        default_factory=lambda: {
+            "monitoring": "node-exporter reads host /proc and /sys with hostPID and hostNetwork",
+            "logging": "fluent-bit tails container logs from hostPath /var/log on every node",
+        }
+    )
+    tiers: dict[str, QuotaTier] = Field(default_factory=_seed_tiers)
+    tenants: list[TenantSettings] = Field(default_factory=list)
+    # GuardDuty allows one detector per account and region: only one stack per account
+    # and region may own it.
+    guard_duty: bool = True
+    cloudtrail: bool = True
+
+    @field_validator("domain")
+    @classmethod
+    def _check_domain(cls, value: str) -> str:
+        if not _DOMAIN.match(value):
+            raise ValueError(f"'{value}' is not a DNS domain like greenlang.ai")
+        return value
+
+    @field_validator("cert_manager_chart_version", "external_secrets_chart_version")
+    @classmethod
+    def _check_versions(cls, value: str) -> str:
+        return _check_chart(value)
+
+    @field_validator("pod_security_exemptions")
+    @classmethod
+    def _check_exemptions(cls, value: dict[str, str]) -> dict[str, str]:
+        for namespace, reason in value.items():
+            if not reason.strip():
+                raise ValueError(f"exemption of '{namespace}' needs a reason")
+        return value
+
+    @model_validator(mode="after")
+    def _check_tenants(self) -> SecuritySettings:
+        names = [t.name for t in self.tenants]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _KeyedError("tenants", f"tenant names must be unique, repeated: {duplicates}")
+        missing = sorted({t.tier for t in self.tenants} - set(self.tiers))
+        if missing:
+            raise _KeyedError("tiers", f"tenants use undefined tiers {missing}")
+        return self
+
+
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 
@@ -571,6 +713,7 @@ class Settings(_Model):
     node_pools: dict[str, NodePoolSettings]
     autoscaler: AutoscalerSettings = AutoscalerSettings()
     data_stores: DataStoresSettings = DataStoresSettings()
+    security: SecuritySettings = SecuritySettings()
 
     @field_validator("region")
     @classmethod
@@ -608,6 +751,16 @@ class Settings(_Model):
     @property
     def cluster_name(self) -> str:
         return f"{self.project}-{self.stack}"
+
+    @property
+    def workload_namespace(self) -> str:
+        return f"greenlang-{self.environment}"
+
+    @property
+    def workload_quota(self) -> tuple[int, int]:
+        cpu, memory = WORKLOAD_QUOTAS[self.environment]
+        security = self.security
+        return (security.workload_quota_cpu or cpu, security.workload_quota_memory_gib or memory)
 
     @property
     def trail_name(self) -> str:
@@ -656,7 +809,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler", "dataStores")
+_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler", "dataStores", "security")
 _SCALAR_KEYS = ("environment", "team", "costCenter")
 
 

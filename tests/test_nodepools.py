@@ -205,7 +205,7 @@ def test_autoscaling_groups_carry_scale_from_zero_and_cost_tags(
 
 def test_cluster_autoscaler_release(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
-    (release,) = plan.by_type("kubernetes:helm.sh/v3:Release")
+    release = by_name(plan, "kubernetes:helm.sh/v3:Release")["prod-nodes-cluster-autoscaler"]
     inputs = release.inputs
     assert inputs["chart"] == "cluster-autoscaler"
     assert inputs["version"] == "9.54.0"

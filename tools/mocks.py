@@ -135,6 +135,7 @@ class PlatformMocks(Mocks):
         managed = bool(state.get("manageMasterUserPassword"))
         return {
             "id": f"db-{_hex(args.name, 26).upper()}",
+            "resourceId": f"db-{_hex(args.name, 26).upper()}",
             "identifier": identifier,
             "arn": f"arn:{PARTITION}:rds:{self.region}:{ACCOUNT_ID}:db:{identifier}",
             "address": address,

@@ -1,0 +1,141 @@
+"""Tenant: one customer fenced into its own namespace (seed Sprint 10).
+
+A tenant is one line in the stack's settings (name and tier). It gets a FencedNamespace
+with its tier's quota, NetworkPolicies that admit nobody but itself, ingress-nginx and
+Prometheus, a ServiceAccount for its agents, and an admin IAM role whose EKS access entry
+is scoped to the tenant's namespace only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.iam import policy_document, role_arn
+from components.keys import AccountContext
+from components.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
+
+TENANT_PREFIX = "tenant-"
+
+
+@dataclass(frozen=True)
+class TenantArgs:
+    account: AccountContext
+    tenant: str
+    tier: str
+    quota: Quota
+    cluster_name: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str]
+    admin_role: str | None
+    data_egress: tuple[tuple[str, tuple[int, ...]], ...]
+    common_labels: dict[str, str]
+    k8s_provider: k8s.Provider
+
+
+def tenant_namespace(tenant: str) -> str:
+    return f"{TENANT_PREFIX}{tenant}"
+
+
+def tenant_spec(args: TenantArgs) -> NamespaceSpec:
+    return NamespaceSpec(
+        name=tenant_namespace(args.tenant),
+        quota=args.quota,
+        labels={"agent-factory.io/tenant": args.tenant, "agent-factory.io/tier": args.tier},
+        ingress=(Ingress(from_namespace="ingress-nginx"), Ingress(from_namespace="monitoring")),
+        egress=args.data_egress,
+        internet_https=True,
+    )
+
+
+def assume_from_account(partition: str, account_id: str) -> str:
+    # Who may assume it is decided by IAM/SSO permission sets in the account.
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+class Tenant(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    admin_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("agentfactory:platform:Tenant", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        spec = tenant_spec(args)
+        fenced = FencedNamespace(name, spec, args.common_labels, opts=on_cluster)
+        k8s.core.v1.ServiceAccount(
+            f"{name}-agents",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="tenant-agents",
+                namespace=spec.name,
+                labels={
+                    **args.common_labels,
+                    "app.kubernetes.io/name": "tenant-agents",
+                    "agent-factory.io/tenant": args.tenant,
+                },
+            ),
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.k8s_provider, depends_on=[fenced]
+            ),
+        )
+        account = args.account
+        if args.admin_role is None:
+            role = aws.iam.Role(
+                f"{name}-admin",
+                name=f"AgentFactoryTenant-{args.tenant}"[:64],
+                description=f"Admins of tenant {args.tenant}: namespace {spec.name} only",
+                assume_role_policy=pulumi.Output.all(account.partition, account.account_id).apply(
+                    lambda v: assume_from_account(v[0], v[1])
+                ),
+                opts=child,
+            )
+            # Enough to build a kubeconfig; Kubernetes rights come from the access entry.
+            aws.iam.RolePolicy(
+                f"{name}-admin-describe",
+                role=role.id,
+                policy=pulumi.Output.from_input(args.cluster_arn).apply(
+                    lambda arn: policy_document(
+                        [{"Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": arn}]
+                    )
+                ),
+                opts=child,
+            )
+            principal: pulumi.Output[str] = role.arn
+        else:
+            configured = args.admin_role
+            principal = pulumi.Output.all(account.partition, account.account_id).apply(
+                lambda v: role_arn(configured, v[0], v[1])
+            )
+        entry = aws.eks.AccessEntry(
+            f"{name}-access",
+            cluster_name=args.cluster_name,
+            principal_arn=principal,
+            type="STANDARD",
+            opts=child,
+        )
+        aws.eks.AccessPolicyAssociation(
+            f"{name}-access-admin",
+            cluster_name=args.cluster_name,
+            principal_arn=entry.principal_arn,
+            policy_arn=pulumi.Output.concat(
+                "arn:", account.partition, ":eks::aws:cluster-access-policy/AmazonEKSAdminPolicy"
+            ),
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+                type="namespace", namespaces=[spec.name]
+            ),
+            opts=child,
+        )
+        self.namespace = fenced.namespace
+        self.admin_role_arn = principal
+        self.register_outputs({"namespace": self.namespace, "adminRoleArn": self.admin_role_arn})
