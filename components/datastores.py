@@ -109,6 +109,8 @@ class DataStores(pulumi.ComponentResource):
     postgres_master_secret_arn: pulumi.Output[str]
     postgres_security_group_id: pulumi.Output[str]
     cache_endpoint: pulumi.Output[str]
+    cache_node_ids: list[str]
+    postgres_identifiers: list[str]
     cache_port: int
     cache_auth_secret_arn: pulumi.Output[str]
     cache_security_group_id: pulumi.Output[str]
@@ -273,6 +275,9 @@ class DataStores(pulumi.ComponentResource):
             for index in range(1, pg.read_replicas + 1)
         ]
 
+        self.postgres_identifiers = [identifier] + [
+            f"{identifier}-replica-{index}" for index in range(1, pg.read_replicas + 1)
+        ]
         self.postgres_endpoint = primary.address
         self.postgres_reader_endpoints = pulumi.Output.all(*[r.address for r in replicas])
         self.postgres_port = POSTGRES_PORT
@@ -310,9 +315,16 @@ class DataStores(pulumi.ComponentResource):
         token = random.RandomPassword(
             f"{name}-cache-auth-token", length=64, special=False, opts=child
         )
+        group_id = f"{args.cluster_name}-cache"[:40]
+        # Cluster-mode node ids are deterministic: <group>-<shard:04>-<node:03>.
+        self.cache_node_ids = [
+            f"{group_id}-{shard:04d}-{node:03d}"
+            for shard in range(1, cache.shards + 1)
+            for node in range(1, cache.replicas_per_shard + 2)
+        ]
         replication_group = aws.elasticache.ReplicationGroup(
             f"{name}-cache",
-            replication_group_id=f"{args.cluster_name}-cache"[:40],
+            replication_group_id=group_id,
             description=f"{args.cluster_name}: cache and rate-limit state",
             engine=cache.engine,
             engine_version=cache.engine_version,

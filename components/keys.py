@@ -87,9 +87,18 @@ def _via_services(ctx: _Context, sid: str, services: list[str]) -> dict[str, Any
 
 
 def logs_key_policy(ctx: _Context) -> str:
-    """CloudWatch Logs encrypts flow logs, EKS and data-store logs with this key."""
+    """CloudWatch Logs encrypts flow logs, EKS and data-store logs with this key; CloudWatch
+    alarms publish to the KMS-encrypted SNS alarm topic with it."""
     return _document(
         ctx,
+        {
+            "Sid": "CloudWatchAlarmsToSns",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        },
+        _via_services(ctx, "SnsViaService", ctx.via("sns")),
         {
             "Sid": "CloudWatchLogs",
             "Effect": "Allow",

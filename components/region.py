@@ -1,7 +1,7 @@
 """Region: one region of the platform, assembled in dependency order.
 
-keys -> network -> cluster -> node pools -> add-ons -> data stores -> security. Later
-components (observability) join here. The AWS provider for the region arrives through
+keys -> network -> cluster -> node pools -> add-ons -> data stores -> security ->
+observability. The AWS provider for the region arrives through
 ``opts.providers`` and is inherited by every child.
 """
 
@@ -18,6 +18,7 @@ from components.datastores import DataStores, DataStoresArgs
 from components.keys import AccountContext, Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
+from components.observability import Observability, ObservabilityArgs
 from components.security import Security, SecurityArgs
 from components.settings import Settings
 
@@ -48,6 +49,7 @@ class Region(pulumi.ComponentResource):
     keys: Keys
     data_stores: DataStores
     security: Security
+    observability: Observability
     default_storage_class: pulumi.Output[str]
 
     def __init__(
@@ -201,6 +203,31 @@ class Region(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[data_stores, addons]),
         )
 
+        observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(
+                account=account,
+                settings=settings,
+                k8s_provider=cluster.k8s_provider,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_provider_url=cluster.oidc_provider_url,
+                storage_class=addons.default_storage_class,
+                data_subnet_ids=network.data_subnet_ids,
+                vpc_id=network.vpc_id,
+                node_security_group_id=cluster.cluster_security_group_id,
+                data_key_arn=keys.data_key_arn,
+                logs_key_arn=keys.logs_key_arn,
+                s3_key_arn=keys.s3_key_arn,
+                traces_bucket=data_stores.bucket_names["backups"],
+                traces_bucket_arn=data_stores.bucket_arns["backups"],
+                postgres_identifiers=data_stores.postgres_identifiers,
+                cache_node_ids=data_stores.cache_node_ids,
+                protect=settings.is_prod,
+            ),
+            # Namespaces, the ClusterSecretStore and the default StorageClass come first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[security, data_stores]),
+        )
+
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
         self.data_subnet_ids = network.data_subnet_ids
@@ -213,6 +240,7 @@ class Region(pulumi.ComponentResource):
         self.keys = keys
         self.data_stores = data_stores
         self.security = security
+        self.observability = observability
         self.default_storage_class = addons.default_storage_class
         self.register_outputs(
             {

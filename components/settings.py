@@ -696,6 +696,54 @@ class SecuritySettings(_Model):
         return self
 
 
+class SloSettings(_Model):
+    """Targets in percent; the seed raises availability by phase (99.9 -> 99.95 -> 99.99)."""
+
+    availability: Annotated[float, Field(gt=90, lt=100)] = 99.9
+    latency_seconds: Annotated[float, Field(gt=0)] = 0.5
+    latency_objective: Annotated[float, Field(gt=50, lt=100)] = 95.0
+    error_rate: Annotated[float, Field(gt=0, lt=10)] = 0.5
+
+
+class OpenSearchSettings(_Model):
+    engine_version: str = "OpenSearch_2.19"
+    instance_type: str = "r7g.large.search"
+    instance_count: Annotated[int, Field(ge=1, le=80)] = 3
+    volume_gib: Annotated[int, Field(ge=10, le=16384)] = 500
+
+
+class ObservabilitySettings(_Model):
+    kube_prometheus_stack_chart_version: str = "79.5.0"
+    fluent_bit_chart_version: str = "0.54.0"
+    otel_collector_chart_version: str = "0.140.0"
+    tempo_chart_version: str = "1.24.0"
+    prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = 30
+    prometheus_storage_gib: Annotated[int, Field(ge=10)] = 100
+    grafana_oidc_issuer: str = "https://greenlang.okta.com"
+    grafana_oidc_client_id: str = "agent-factory-grafana"
+    # Percent of traces kept (seed: 1 % in prod, more elsewhere).
+    trace_sampling_percent: Annotated[float, Field(gt=0, le=100)] = 1.0
+    slo: SloSettings = SloSettings()
+    opensearch: OpenSearchSettings = OpenSearchSettings()
+
+    @field_validator(
+        "kube_prometheus_stack_chart_version",
+        "fluent_bit_chart_version",
+        "otel_collector_chart_version",
+        "tempo_chart_version",
+    )
+    @classmethod
+    def _check_versions(cls, value: str) -> str:
+        return _check_chart(value)
+
+    @field_validator("grafana_oidc_issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError(f"'{value}' must be an https issuer URL")
+        return value.rstrip("/")
+
+
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 
@@ -714,6 +762,7 @@ class Settings(_Model):
     autoscaler: AutoscalerSettings = AutoscalerSettings()
     data_stores: DataStoresSettings = DataStoresSettings()
     security: SecuritySettings = SecuritySettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @field_validator("region")
     @classmethod
@@ -809,7 +858,15 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-_OBJECT_KEYS = ("network", "cluster", "nodePools", "autoscaler", "dataStores", "security")
+_OBJECT_KEYS = (
+    "network",
+    "cluster",
+    "nodePools",
+    "autoscaler",
+    "dataStores",
+    "security",
+    "observability",
+)
 _SCALAR_KEYS = ("environment", "team", "costCenter")
 
 

@@ -59,6 +59,7 @@ class PlatformMocks(Mocks):
             "aws:msk/cluster:Cluster": self._msk_cluster,
             "aws:msk/configuration:Configuration": self._msk_configuration,
             "random:index/randomPassword:RandomPassword": self._random_password,
+            "aws:opensearch/domain:Domain": self._opensearch,
             "eks:index:Cluster": self._eks_cluster,
         }
 
@@ -197,6 +198,13 @@ class PlatformMocks(Mocks):
 
     def _msk_configuration(self, args: MockResourceArgs, state: State) -> State:
         return {"latestRevision": 1}
+
+    def _opensearch(self, args: MockResourceArgs, state: State) -> State:
+        name = state.get("domainName") or _physical_name(args)
+        return {
+            "arn": f"arn:{PARTITION}:es:{self.region}:{ACCOUNT_ID}:domain/{name}",
+            "endpoint": f"vpc-{name}-{_hex(name, 26)}.{self.region}.es.amazonaws.com",
+        }
 
     def _random_password(self, args: MockResourceArgs, state: State) -> State:
         # Deterministic and obviously fake; the program must treat it as a secret.
