@@ -29,6 +29,7 @@ from components.buckets import (
 )
 from components.iam import service_trust_policy
 from components.keys import AccountContext
+from components.network import nodes_only_security_group
 from components.settings import DataStoresSettings
 
 POSTGRES_PORT = 5432
@@ -144,23 +145,15 @@ class DataStores(pulumi.ComponentResource):
 
     # -- shared ----------------------------------------------------------------------
 
-    def _security_group(self, store: str, port: int, description: str) -> aws.ec2.SecurityGroup:
-        return aws.ec2.SecurityGroup(
+    def _security_group(self, store: str, port: int, service: str) -> aws.ec2.SecurityGroup:
+        args = self._args
+        return nodes_only_security_group(
             f"{self._name}-{store}-sg",
-            description=f"{description}: port {port} from cluster nodes only",
-            vpc_id=self._args.vpc_id,
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="cluster nodes",
-                    protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    security_groups=[self._args.node_security_group_id],
-                )
-            ],
-            # Stores never open connections; replies to inbound flows need no egress rule.
-            egress=[],
-            opts=pulumi.ResourceOptions(parent=self),
+            args.vpc_id,
+            args.node_security_group_id,
+            port,
+            service,
+            parent=self,
         )
 
     def _stateful(self, **extra: Any) -> pulumi.ResourceOptions:

@@ -1,9 +1,13 @@
-"""IAM documents shared by components (pure functions: easy to test and to read)."""
+"""IAM documents shared by components (pure functions) and the IRSA role builder."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import pulumi
+import pulumi_aws as aws
 
 
 def irsa_trust_policy(
@@ -55,3 +59,42 @@ def role_arn(role: str, partition: str, account_id: str) -> str:
     if role.startswith("arn:"):
         return role
     return f"arn:{partition}:iam::{account_id}:role/{role}"
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """The cluster's OIDC provider, as IRSA trust policies need it."""
+
+    arn: pulumi.Input[str]
+    url: pulumi.Input[str]
+
+
+def irsa_role(
+    name: str,
+    oidc: OidcProvider,
+    namespace: str,
+    service_account: str,
+    *,
+    parent: pulumi.Resource,
+    statements: pulumi.Input[list[Any]] | None = None,
+) -> aws.iam.Role:
+    """A role only ``namespace/service_account`` can assume, with an optional inline policy.
+
+    Creates ``<name>-role`` and ``<name>-policy`` as children of ``parent``.
+    """
+    role = aws.iam.Role(
+        f"{name}-role",
+        description=f"IRSA for {namespace}/{service_account}",
+        assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
+            lambda v: irsa_trust_policy(v[0], v[1], namespace, service_account)
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    if statements is not None:
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.from_input(statements).apply(policy_document),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return role

@@ -271,3 +271,34 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{name}-flow-log"},
             opts=child,
         )
+
+
+def nodes_only_security_group(
+    name: str,
+    vpc_id: pulumi.Input[str],
+    node_security_group_id: pulumi.Input[str],
+    port: int,
+    service: str,
+    *,
+    parent: pulumi.Resource,
+) -> aws.ec2.SecurityGroup:
+    """A managed service's group: ``port`` from the cluster's nodes, nothing else, no egress.
+
+    Stores never open connections; replies to inbound flows need no egress rule.
+    """
+    return aws.ec2.SecurityGroup(
+        name,
+        description=f"{service}: port {port} from cluster nodes only",
+        vpc_id=vpc_id,
+        ingress=[
+            aws.ec2.SecurityGroupIngressArgs(
+                description="cluster nodes",
+                protocol="tcp",
+                from_port=port,
+                to_port=port,
+                security_groups=[node_security_group_id],
+            )
+        ],
+        egress=[],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

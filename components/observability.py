@@ -18,8 +18,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alerts import SloTargets, alert_groups
-from components.iam import irsa_trust_policy, policy_document
+from components.iam import OidcProvider, irsa_role, policy_document
 from components.keys import AccountContext
+from components.network import nodes_only_security_group
 from components.security import CONTAINER_SECURITY, POD_SECURITY
 from components.settings import Settings
 
@@ -181,22 +182,10 @@ class Observability(pulumi.ComponentResource):
     def _irsa(
         self, key: str, namespace: str, account: str, statements: Any | None = None
     ) -> aws.iam.Role:
-        args = self._args
-        role = aws.iam.Role(
-            f"{self._name}-{key}-role",
-            assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(lambda v: irsa_trust_policy(v[0], v[1], namespace, account)),
-            opts=pulumi.ResourceOptions(parent=self),
+        oidc = OidcProvider(self._args.oidc_provider_arn, self._args.oidc_provider_url)
+        return irsa_role(
+            f"{self._name}-{key}", oidc, namespace, account, parent=self, statements=statements
         )
-        if statements is not None:
-            aws.iam.RolePolicy(
-                f"{self._name}-{key}-policy",
-                role=role.id,
-                policy=pulumi.Output.from_input(statements).apply(policy_document),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        return role
 
     # -- metrics ---------------------------------------------------------------------
 
@@ -364,21 +353,13 @@ class Observability(pulumi.ComponentResource):
     def _logs(self) -> pulumi.Output[str]:
         args, search = self._args, self._args.settings.observability.opensearch
         child = pulumi.ResourceOptions(parent=self)
-        sg = aws.ec2.SecurityGroup(
+        sg = nodes_only_security_group(
             f"{self._name}-opensearch-sg",
-            description="OpenSearch: HTTPS from cluster nodes only",
-            vpc_id=args.vpc_id,
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    description="cluster nodes",
-                    protocol="tcp",
-                    from_port=443,
-                    to_port=443,
-                    security_groups=[args.node_security_group_id],
-                )
-            ],
-            egress=[],
-            opts=child,
+            args.vpc_id,
+            args.node_security_group_id,
+            443,
+            "OpenSearch",
+            parent=self,
         )
         # Its write policy needs the domain's ARN, so it is attached below.
         fluent_role = self._irsa("fluent-bit", "logging", "fluent-bit")

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import DEVELOPER_GROUP, SRE_GROUP
-from components.iam import irsa_trust_policy, policy_document
+from components.iam import OidcProvider, irsa_role
 from components.keys import AccountContext
 from components.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
 from components.settings import Settings
@@ -272,22 +272,15 @@ class Security(pulumi.ComponentResource):
     def _irsa_role(
         self, key: str, namespace: str, service_account: str, statements: pulumi.Input[list[Any]]
     ) -> aws.iam.Role:
-        args = self._args
-        role = aws.iam.Role(
-            f"{self._name}-{key}-role",
-            description=f"IRSA for {namespace}/{service_account}",
-            assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(lambda v: irsa_trust_policy(v[0], v[1], namespace, service_account)),
-            opts=pulumi.ResourceOptions(parent=self),
+        oidc = OidcProvider(self._args.oidc_provider_arn, self._args.oidc_provider_url)
+        return irsa_role(
+            f"{self._name}-{key}",
+            oidc,
+            namespace,
+            service_account,
+            parent=self,
+            statements=statements,
         )
-        aws.iam.RolePolicy(
-            f"{self._name}-{key}-policy",
-            role=role.id,
-            policy=pulumi.Output.from_input(statements).apply(policy_document),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return role
 
     # -- RBAC ------------------------------------------------------------------------
 
