@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -48,6 +49,12 @@ _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
 _K8S_LABEL_KEY = re.compile(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_WEEKLY_WINDOW = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
+    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
+)
+_CHART_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
 class SettingsError(ValueError):
@@ -90,6 +97,34 @@ def _private_network(value: str) -> ipaddress.IPv4Network:
     return network
 
 
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}")
+    return value
+
+
+def _window(pattern: re.Pattern[str], example: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"'{value}' is not a UTC window like {example}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _chart(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError(f"'{value}' is not a pinned chart version like 4.14.1 (no ranges)")
+    return value
+
+
+# Reusable field types: one rule, one message, wherever the field appears.
+LogRetentionDays = Annotated[int, AfterValidator(_log_retention)]
+DailyWindow = Annotated[str, _window(_WINDOW, "02:00-03:00")]
+WeeklyWindow = Annotated[str, _window(_WEEKLY_WINDOW, "sun:04:00-sun:05:00")]
+ChartVersion = Annotated[str, AfterValidator(_chart)]
+
+
 class SubnetPrefixLengths(_Model):
     """Prefix length of each tier's subnets; private is largest (pods take VPC IPs)."""
 
@@ -107,7 +142,7 @@ class NetworkSettings(_Model):
     availability_zones: list[str] | None = None
     nat_gateways: Literal["single", "per-az"] = "per-az"
     subnet_prefix_lengths: SubnetPrefixLengths = SubnetPrefixLengths()
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: LogRetentionDays = 365
     interface_endpoints: list[str] = Field(
         default_factory=lambda: [
             "ecr.api",
@@ -127,15 +162,6 @@ class NetworkSettings(_Model):
     @classmethod
     def _check_cidr(cls, value: str) -> str:
         return str(_private_network(value))
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _check_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
-            )
-        return value
 
     @field_validator("interface_endpoints")
     @classmethod
@@ -176,7 +202,7 @@ class ClusterSettings(_Model):
     admin_roles: list[str] = Field(default_factory=lambda: ["AgentFactorySRE"])
     developer_roles: list[str] = Field(default_factory=lambda: ["AgentFactoryDeveloper"])
     deletion_protection: bool | None = None
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
 
     @field_validator("version", "min_version")
     @classmethod
@@ -200,15 +226,6 @@ class ClusterSettings(_Model):
         for role in value:
             if not (_IAM_ROLE_ARN.match(role) or _IAM_ROLE_NAME.match(role)):
                 raise ValueError(f"'{role}' is neither an IAM role name nor a role ARN")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _check_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
-            )
         return value
 
     @model_validator(mode="after")
@@ -286,7 +303,7 @@ class NodePoolSettings(_Model):
 
 
 class AutoscalerSettings(_Model):
-    chart_version: str = "9.54.0"
+    chart_version: ChartVersion = "9.54.0"
     # The autoscaler's minor must match the cluster's (upstream compatibility rule).
     image_tag: str = "v1.35.0"
     scale_down_utilization_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
@@ -337,24 +354,10 @@ def _seed_node_pools() -> dict[str, dict[str, Any]]:
 
 
 _ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?(\.\d+)?$")
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-_WEEKLY_WINDOW = re.compile(
-    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
-    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
-)
 _DB_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
 _KAFKA_BROKER = re.compile(r"^kafka\.[a-z0-9]+\.[a-z0-9]+$")
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
-def _check_window(value: str, weekly: bool = False) -> str:
-    pattern, example = (
-        (_WEEKLY_WINDOW, "sun:04:00-sun:05:00") if weekly else (_WINDOW, "02:00-03:00")
-    )
-    if not pattern.match(value):
-        raise ValueError(f"'{value}' is not a UTC window like {example}")
-    return value
 
 
 class PostgresSettings(_Model):
@@ -370,8 +373,8 @@ class PostgresSettings(_Model):
     allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 500
     max_allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 2000
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 30
-    backup_window: str = "02:00-03:00"
-    maintenance_window: str = "sun:04:00-sun:05:00"
+    backup_window: DailyWindow = "02:00-03:00"
+    maintenance_window: WeeklyWindow = "sun:04:00-sun:05:00"
     max_connections: Annotated[int, Field(ge=10, le=8000)] = 500
     # Percent of instance memory; RDS evaluates the formula per instance class.
     shared_buffers_percent: Annotated[int, Field(ge=10, le=60)] = 25
@@ -393,16 +396,6 @@ class PostgresSettings(_Model):
         if not _DB_CLASS.match(value):
             raise ValueError(f"'{value}' is not an RDS instance class like db.r6g.xlarge")
         return value
-
-    @field_validator("backup_window")
-    @classmethod
-    def _check_backup_window(cls, value: str) -> str:
-        return _check_window(value)
-
-    @field_validator("maintenance_window")
-    @classmethod
-    def _check_maintenance_window(cls, value: str) -> str:
-        return _check_window(value, weekly=True)
 
     @model_validator(mode="after")
     def _check_storage(self) -> PostgresSettings:
@@ -432,8 +425,8 @@ class CacheSettings(_Model):
     shards: Annotated[int, Field(ge=1, le=500)] = 3
     replicas_per_shard: Annotated[int, Field(ge=0, le=5)] = 1
     snapshot_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
-    snapshot_window: str = "03:00-04:00"
-    maintenance_window: str = "sun:05:00-sun:06:00"
+    snapshot_window: DailyWindow = "03:00-04:00"
+    maintenance_window: WeeklyWindow = "sun:05:00-sun:06:00"
 
     @field_validator("node_type")
     @classmethod
@@ -441,16 +434,6 @@ class CacheSettings(_Model):
         if not _CACHE_NODE.match(value):
             raise ValueError(f"'{value}' is not an ElastiCache node type like cache.r7g.large")
         return value
-
-    @field_validator("snapshot_window")
-    @classmethod
-    def _check_snapshot_window(cls, value: str) -> str:
-        return _check_window(value)
-
-    @field_validator("maintenance_window")
-    @classmethod
-    def _check_maintenance_window(cls, value: str) -> str:
-        return _check_window(value, weekly=True)
 
     @model_validator(mode="after")
     def _check_engine(self) -> CacheSettings:
@@ -514,22 +497,13 @@ class KafkaSettings(_Model):
     broker_instance_type: str = "kafka.m7g.large"
     brokers_per_zone: Annotated[int, Field(ge=1, le=10)] = 1
     volume_size_gib: Annotated[int, Field(ge=1, le=16384)] = 1000
-    log_retention_days: int = 365
+    log_retention_days: LogRetentionDays = 365
 
     @field_validator("broker_instance_type")
     @classmethod
     def _check_broker(cls, value: str) -> str:
         if not _KAFKA_BROKER.match(value):
             raise ValueError(f"'{value}' is not an MSK broker type like kafka.m7g.large")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _check_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{value} is not a CloudWatch retention; allowed: {LOG_RETENTION_DAYS}"
-            )
         return value
 
 
@@ -557,16 +531,9 @@ class DataStoresSettings(_Model):
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$")
 _ORIGIN = re.compile(r"^https://([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}(:\d+)?$")
-_CHART_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 # Seed Sprint 2: the workload namespace's quota per environment (CPU cores, memory GiB).
 WORKLOAD_QUOTAS = {"dev": (50, 100), "staging": (75, 150), "prod": (200, 400)}
-
-
-def _check_chart(value: str) -> str:
-    if not _CHART_VERSION.match(value):
-        raise ValueError(f"'{value}' is not a pinned chart version like 4.14.1 (no ranges)")
-    return value
 
 
 class QuotaTier(_Model):
@@ -619,15 +586,10 @@ class TenantSettings(_Model):
 
 class IngressSettings(_Model):
     # ingress-nginx is retired upstream (last releases March 2026); see docs/architecture.md.
-    chart_version: str = "4.14.1"
+    chart_version: ChartVersion = "4.14.1"
     replicas: Annotated[int, Field(ge=1, le=20)] = 3
     rate_limit_rps: Annotated[int, Field(ge=1)] = 1000
     cors_allowed_origins: list[str] = Field(default_factory=lambda: ["https://app.greenlang.ai"])
-
-    @field_validator("chart_version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        return _check_chart(value)
 
     @field_validator("cors_allowed_origins")
     @classmethod
@@ -644,8 +606,8 @@ class SecuritySettings(_Model):
     # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
     hosted_zone_id: str | None = None
     ingress: IngressSettings = IngressSettings()
-    cert_manager_chart_version: str = "v1.21.2"
-    external_secrets_chart_version: str = "2.10.0"
+    cert_manager_chart_version: ChartVersion = "v1.21.2"
+    external_secrets_chart_version: ChartVersion = "2.10.0"
     platform_replicas: Annotated[int, Field(ge=1, le=10)] = 3
     # Override of the seed quota of greenlang-<environment> (CPU cores, memory GiB).
     workload_quota_cpu: Annotated[int, Field(ge=1)] | None = None
@@ -670,11 +632,6 @@ class SecuritySettings(_Model):
         if not _DOMAIN.match(value):
             raise ValueError(f"'{value}' is not a DNS domain like greenlang.ai")
         return value
-
-    @field_validator("cert_manager_chart_version", "external_secrets_chart_version")
-    @classmethod
-    def _check_versions(cls, value: str) -> str:
-        return _check_chart(value)
 
     @field_validator("pod_security_exemptions")
     @classmethod
@@ -713,10 +670,10 @@ class OpenSearchSettings(_Model):
 
 
 class ObservabilitySettings(_Model):
-    kube_prometheus_stack_chart_version: str = "79.5.0"
-    fluent_bit_chart_version: str = "0.54.0"
-    otel_collector_chart_version: str = "0.140.0"
-    tempo_chart_version: str = "1.24.0"
+    kube_prometheus_stack_chart_version: ChartVersion = "79.5.0"
+    fluent_bit_chart_version: ChartVersion = "0.54.0"
+    otel_collector_chart_version: ChartVersion = "0.140.0"
+    tempo_chart_version: ChartVersion = "1.24.0"
     prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = 30
     prometheus_storage_gib: Annotated[int, Field(ge=10)] = 100
     grafana_oidc_issuer: str = "https://greenlang.okta.com"
@@ -725,16 +682,6 @@ class ObservabilitySettings(_Model):
     trace_sampling_percent: Annotated[float, Field(gt=0, le=100)] = 1.0
     slo: SloSettings = SloSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
-
-    @field_validator(
-        "kube_prometheus_stack_chart_version",
-        "fluent_bit_chart_version",
-        "otel_collector_chart_version",
-        "tempo_chart_version",
-    )
-    @classmethod
-    def _check_versions(cls, value: str) -> str:
-        return _check_chart(value)
 
     @field_validator("grafana_oidc_issuer")
     @classmethod

@@ -201,6 +201,26 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "90 days after backupsGlacierAfterDays",
     ),
     (
+        {"dataStores": {"cache": {"maintenanceWindow": "03:00-04:00"}}},
+        "dataStores.cache.maintenanceWindow",
+        "like sun:04:00-sun:05:00",
+    ),
+    (
+        {"security": {"ingress": {"chartVersion": "4.x"}}},
+        "security.ingress.chartVersion",
+        "pinned chart version",
+    ),
+    (
+        {"autoscaler": {"chartVersion": "^9.54"}},
+        "autoscaler.chartVersion",
+        "pinned chart version",
+    ),
+    (
+        {"security": {"tenants": [{"name": "a", "tier": "small"}, {"name": "a", "tier": "large"}]}},
+        "security.tenants",
+        "repeated: ['a']",
+    ),
+    (
         {"dataStores": {"applicationSecrets": ["Anthropic Key"]}},
         "dataStores.applicationSecrets",
         "lowercase",
