@@ -33,6 +33,7 @@ from components.network import nodes_only_security_group
 from components.settings import DataStoresSettings
 
 POSTGRES_PORT = 5432
+POSTGRES_LOGS = ("postgresql", "upgrade")
 REDIS_PORT = 6379
 # MSK: 9098 is TLS with IAM authentication, the only listener we enable.
 KAFKA_IAM_PORT = 9098
@@ -197,17 +198,21 @@ class DataStores(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # RDS would create these groups without retention or a key; owning them first fixes both.
-        log_groups = [
-            aws.cloudwatch.LogGroup(
-                f"{name}-postgres-{log}-logs",
-                name=f"/aws/rds/instance/{identifier}/{log}",
-                retention_in_days=args.log_retention_days,
-                kms_key_id=args.logs_key_arn,
-                opts=child,
-            )
-            for log in ("postgresql", "upgrade")
-        ]
+
+        # RDS would create these groups without retention or a key; owning them first, for
+        # every instance, fixes both.
+        def log_groups(resource_name: str, instance: str) -> list[aws.cloudwatch.LogGroup]:
+            return [
+                aws.cloudwatch.LogGroup(
+                    f"{resource_name}-{log}-logs",
+                    name=f"/aws/rds/instance/{instance}/{log}",
+                    retention_in_days=args.log_retention_days,
+                    kms_key_id=args.logs_key_arn,
+                    opts=child,
+                )
+                for log in POSTGRES_LOGS
+            ]
+
         common: dict[str, Any] = {
             "engine": "postgres",
             "storage_encrypted": True,
@@ -222,7 +227,7 @@ class DataStores(pulumi.ComponentResource):
             "performance_insights_retention_period": pg.performance_insights_retention_days,
             "monitoring_interval": pg.monitoring_interval_seconds,
             "monitoring_role_arn": monitoring_role.arn,
-            "enabled_cloudwatch_logs_exports": ["postgresql", "upgrade"],
+            "enabled_cloudwatch_logs_exports": list(POSTGRES_LOGS),
             "deletion_protection": args.protect,
             "copy_tags_to_snapshot": True,
             "ca_cert_identifier": "rds-ca-rsa2048-g1",
@@ -251,7 +256,9 @@ class DataStores(pulumi.ComponentResource):
             skip_final_snapshot=not args.protect,
             final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
             **common,
-            opts=self._stateful(depends_on=[*log_groups, monitoring_attachment]),
+            opts=self._stateful(
+                depends_on=[*log_groups(f"{name}-postgres", identifier), monitoring_attachment]
+            ),
         )
         replicas = [
             aws.rds.Instance(
@@ -263,7 +270,14 @@ class DataStores(pulumi.ComponentResource):
                 skip_final_snapshot=True,
                 backup_retention_period=0,
                 **common,
-                opts=self._stateful(depends_on=[*log_groups, monitoring_attachment]),
+                opts=self._stateful(
+                    depends_on=[
+                        *log_groups(
+                            f"{name}-postgres-replica-{index}", f"{identifier}-replica-{index}"
+                        ),
+                        monitoring_attachment,
+                    ]
+                ),
             )
             for index in range(1, pg.read_replicas + 1)
         ]

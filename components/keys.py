@@ -214,12 +214,6 @@ class Keys(pulumi.ComponentResource):
     """One KMS key per purpose; ``arns[purpose]`` is what other components consume."""
 
     arns: dict[str, pulumi.Output[str]]
-    logs_key_arn: pulumi.Output[str]
-    eks_secrets_key_arn: pulumi.Output[str]
-    ebs_key_arn: pulumi.Output[str]
-    data_key_arn: pulumi.Output[str]
-    s3_key_arn: pulumi.Output[str]
-    secrets_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None):
         moved = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=PREVIOUS_TYPE)])
@@ -253,10 +247,28 @@ class Keys(pulumi.ComponentResource):
             )
             self.arns[purpose] = key.arn
 
-        self.logs_key_arn = self.arns["logs"]
-        self.eks_secrets_key_arn = self.arns["eks-secrets"]
-        self.ebs_key_arn = self.arns["ebs"]
-        self.data_key_arn = self.arns["data"]
-        self.s3_key_arn = self.arns["s3"]
-        self.secrets_key_arn = self.arns["secrets"]
         self.register_outputs({f"{purpose}KeyArn": arn for purpose, arn in self.arns.items()})
+
+    @property
+    def logs_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["logs"]
+
+    @property
+    def eks_secrets_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["eks-secrets"]
+
+    @property
+    def ebs_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["ebs"]
+
+    @property
+    def data_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["data"]
+
+    @property
+    def s3_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["s3"]
+
+    @property
+    def secrets_key_arn(self) -> pulumi.Output[str]:
+        return self.arns["secrets"]

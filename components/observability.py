@@ -31,6 +31,7 @@ OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
 # Keys in Secrets Manager that on-call tooling owns; values are set out of band.
 ALERTING_SECRET = "alerting/integrations"
+GRAFANA_OIDC_SECRET = "grafana/oidc"
 KEYS_MOUNT = "/etc/alertmanager/secrets/alertmanager-integrations"
 
 
@@ -48,6 +49,7 @@ class ObservabilityArgs:
     data_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     s3_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
     traces_bucket: pulumi.Input[str]
     traces_bucket_arn: pulumi.Input[str]
     postgres_identifiers: list[str]
@@ -187,6 +189,36 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-{key}", oidc, namespace, account, parent=self, statements=statements
         )
 
+    def _synced_secret(
+        self, name: str, path: str, properties: tuple[str, ...]
+    ) -> k8s.apiextensions.CustomResource:
+        """A Secrets Manager entry (no value in code) mirrored into ``monitoring/<name>``."""
+        args = self._args
+        secret = aws.secretsmanager.Secret(
+            f"{self._name}-{name}",
+            name=f"{args.settings.cluster_name}/{path}",
+            description=f"JSON with keys {', '.join(properties)}; values set out of band",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-{name}-sync",
+            api_version="external-secrets.io/v1",
+            kind="ExternalSecret",
+            metadata=self._meta(name, "monitoring"),
+            spec={
+                "refreshInterval": "1h",
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"},
+                "target": {"name": name},
+                "data": [
+                    {"secretKey": key, "remoteRef": {"key": secret.name, "property": key}}
+                    for key in properties
+                ],
+            },
+            opts=self._k8s,
+        )
+
     # -- metrics ---------------------------------------------------------------------
 
     def _prometheus_stack(self) -> k8s.helm.v3.Release:
@@ -204,29 +236,14 @@ class Observability(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": password.result},
             opts=self._k8s,
         )
-        # Integration keys live in Secrets Manager; External Secrets copies them in.
-        keys = k8s.apiextensions.CustomResource(
-            f"{self._name}-alerting-keys",
-            api_version="external-secrets.io/v1",
-            kind="ExternalSecret",
-            metadata=self._meta("alertmanager-integrations", "monitoring"),
-            spec={
-                "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"},
-                "target": {"name": "alertmanager-integrations"},
-                "data": [
-                    {
-                        "secretKey": key,
-                        "remoteRef": {
-                            "key": f"{args.settings.cluster_name}/{ALERTING_SECRET}",
-                            "property": key,
-                        },
-                    }
-                    for key in ("pagerduty-routing-key", "slack-webhook-url")
-                ],
-            },
-            opts=self._k8s,
+        # Integration keys and the OIDC client secret live in Secrets Manager (values set
+        # out of band); External Secrets copies them into the namespace as files.
+        keys = self._synced_secret(
+            "alertmanager-integrations",
+            ALERTING_SECRET,
+            ("pagerduty-routing-key", "slack-webhook-url"),
         )
+        oidc = self._synced_secret("grafana-oidc", GRAFANA_OIDC_SECRET, ("client-secret",))
         storage = {
             "volumeClaimTemplate": {
                 "spec": {
@@ -318,7 +335,7 @@ class Observability(pulumi.ComponentResource):
                 "prometheus-node-exporter": {"hostNetwork": True},
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[admin, keys]
+                parent=self, provider=args.k8s_provider, depends_on=[admin, keys, oidc]
             ),
         )
 
@@ -402,6 +419,23 @@ class Observability(pulumi.ComponentResource):
                 master_user_options=aws.opensearch.DomainAdvancedSecurityOptionsMasterUserOptionsArgs(
                     master_user_arn=fluent_role.arn
                 ),
+            ),
+            # FGAC decides per index; the domain policy admits only the log shipper's role.
+            access_policies=pulumi.Output.all(
+                fluent_role.arn, args.account.partition, args.account.account_id
+            ).apply(
+                lambda v: policy_document(
+                    [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": v[0]},
+                            "Action": ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"],
+                            "Resource": (
+                                f"arn:{v[1]}:es:{args.account.region}:{v[2]}:domain/{domain_name}/*"
+                            ),
+                        }
+                    ]
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

@@ -218,6 +218,7 @@ class Region(pulumi.ComponentResource):
                 data_key_arn=keys.data_key_arn,
                 logs_key_arn=keys.logs_key_arn,
                 s3_key_arn=keys.s3_key_arn,
+                secrets_key_arn=keys.secrets_key_arn,
                 traces_bucket=data_stores.bucket_names["backups"],
                 traces_bucket_arn=data_stores.bucket_arns["backups"],
                 postgres_identifiers=data_stores.postgres_identifiers,

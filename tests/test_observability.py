@@ -166,3 +166,32 @@ def test_data_store_alarms_go_to_an_encrypted_topic(plan_of: Callable[[str], Pla
     assert len(alarms) == 3 + 3 * 4 + 6 * 3
     nodes = {a.inputs["dimensions"].get("CacheClusterId") for a in alarms} - {None}
     assert "agent-factory-prod-cache-0003-002" in nodes
+
+
+def test_alerting_and_sso_secrets_come_from_secrets_manager(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    secrets = by_name(plan, "aws:secretsmanager/secret:Secret")
+    for name, path in (
+        ("alertmanager-integrations", "alerting/integrations"),
+        ("grafana-oidc", "grafana/oidc"),
+    ):
+        secret = secrets[f"prod-observability-{name}"]
+        assert secret.inputs["name"] == f"agent-factory-prod/{path}"
+        sync = by_name(plan, "kubernetes:external-secrets.io/v1:ExternalSecret")[
+            f"prod-observability-{name}-sync"
+        ]
+        assert sync.inputs["spec"]["target"] == {"name": name}
+        refs = {d["remoteRef"]["key"] for d in sync.inputs["spec"]["data"]}
+        assert refs == {f"agent-factory-prod/{path}"}
+    # No value in code: neither entry has a SecretVersion.
+    versions = plan.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert all("observability" not in v.name for v in versions)
+
+
+def test_opensearch_admits_only_the_log_shipper(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    (domain,) = plan.by_type("aws:opensearch/domain:Domain")
+    (statement,) = json.loads(domain.inputs["accessPolicies"])["Statement"]
+    role = by_name(plan, "aws:iam/role:Role")["prod-observability-fluent-bit-role"]
+    assert statement["Principal"] == {"AWS": plan.states[role.urn]["arn"]}
+    assert statement["Resource"].endswith(":domain/af-prod-logs/*")
