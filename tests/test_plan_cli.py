@@ -66,7 +66,8 @@ def test_advisory_violations_are_listed_but_pass(
 def test_unknown_stack_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["qa"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: unknown stack 'qa' (known stacks: dev, prod, staging)"
+    known = "dev, prod, prod-eu-west-1, prod-us-west-2, staging"
+    assert err == f"error: unknown stack 'qa' (known stacks: {known})"
 
 
 def _project_copy(tmp_path: Path, stack_yaml: str) -> Path:

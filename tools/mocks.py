@@ -17,24 +17,50 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mo
 
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
+TLDS = ("com", "net", "org", "co.uk")
+# Canonical hosted zones of Network Load Balancers (AWS "Elastic Load Balancing endpoints").
+NLB_ZONES = {
+    "us-east-1": "Z26RNL4JYFTOTI",
+    "us-west-2": "Z18D5FSROUN65G",
+    "eu-west-1": "Z2IFOLAFXWLO4F",
+}
+# The zone the offline account holds when a stack looks one up by id.
+OFFLINE_ZONE_NAME = "greenlang.ai."
 
 State = dict[str, Any]
 
 
-def _hex(seed: str, length: int = 17) -> str:
+def stable_hex(seed: str, length: int = 17) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+def kms_key_arn(region: str, resource_name: str) -> str:
+    """The ARN the mocks give the KMS key registered as ``resource_name``."""
+    return (
+        f"arn:{PARTITION}:kms:{region}:{ACCOUNT_ID}:key/{uuid.UUID(stable_hex(resource_name, 32))}"
+    )
+
+
+def hosted_zone_id(resource_name: str) -> str:
+    return f"Z{stable_hex(resource_name, 20).upper()}"
 
 
 def _physical_name(args: MockResourceArgs) -> str:
     # Pulumi auto-names with the logical name plus a random 7-character suffix.
-    return f"{args.name}-{_hex(args.name, 7)}"
+    return f"{args.name}-{stable_hex(args.name, 7)}"
 
 
 class PlatformMocks(Mocks):
     """Realistic outputs per resource type and answers to the invokes the program makes."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(
+        self,
+        region: str,
+        stack_outputs: Callable[[str], State | None] = lambda _stack: None,
+    ) -> None:
         self.region = region
+        # Outputs of a referenced stack by its qualified name; None: not deployed yet.
+        self.stack_outputs = stack_outputs
         self.monitor: MockMonitor | None = None
         self._outputs: dict[str, Callable[[MockResourceArgs, State], State]] = {
             "aws:ec2/vpc:Vpc": self._with_id("vpc"),
@@ -61,6 +87,12 @@ class PlatformMocks(Mocks):
             "random:index/randomPassword:RandomPassword": self._random_password,
             "aws:opensearch/domain:Domain": self._opensearch,
             "eks:index:Cluster": self._eks_cluster,
+            "aws:route53/zone:Zone": self._zone,
+            "aws:route53/healthCheck:HealthCheck": self._with_id("hc"),
+            "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup": self._global_cache,
+            "kubernetes:helm.sh/v3:Release": self._helm_release,
+            "kubernetes:core/v1:Service": self._service,
+            "pulumi:pulumi:StackReference": self._stack_reference,
         }
 
     # -- resources -------------------------------------------------------------------
@@ -71,7 +103,7 @@ class PlatformMocks(Mocks):
         if args.typ.startswith("aws:") and "arn" not in state:
             service = args.typ.split(":")[1].split("/")[0]
             state["arn"] = (
-                f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{args.name}/{_hex(args.name)}"
+                f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{args.name}/{stable_hex(args.name)}"
             )
         if args.typ.startswith("aws:") and "name" not in state:
             # AWS auto-naming: logical name plus a random suffix.
@@ -85,29 +117,26 @@ class PlatformMocks(Mocks):
 
     def _with_id(self, prefix: str) -> Callable[[MockResourceArgs, State], State]:
         def outputs(args: MockResourceArgs, _state: State) -> State:
-            return {"id": f"{prefix}-{_hex(args.name)}"}
+            return {"id": f"{prefix}-{stable_hex(args.name)}"}
 
         return outputs
 
     def _eip(self, args: MockResourceArgs, _state: State) -> State:
         digest = hashlib.sha256(args.name.encode()).digest()
         return {
-            "id": f"eipalloc-{_hex(args.name)}",
-            "allocationId": f"eipalloc-{_hex(args.name)}",
+            "id": f"eipalloc-{stable_hex(args.name)}",
+            "allocationId": f"eipalloc-{stable_hex(args.name)}",
             # 198.18.0.0/15 is reserved for benchmarks: never a real public address.
             "publicIp": f"198.18.{digest[0]}.{digest[1]}",
         }
 
     def _launch_template(self, args: MockResourceArgs, _state: State) -> State:
-        return {"id": f"lt-{_hex(args.name)}", "latestVersion": 1, "defaultVersion": 1}
+        return {"id": f"lt-{stable_hex(args.name)}", "latestVersion": 1, "defaultVersion": 1}
 
     def _kms_key(self, args: MockResourceArgs, _state: State) -> State:
-        key_id = str(uuid.UUID(_hex(args.name, 32)))
-        return {
-            "id": key_id,
-            "keyId": key_id,
-            "arn": f"arn:{PARTITION}:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}",
-        }
+        arn = kms_key_arn(self.region, args.name)
+        key_id = arn.rsplit("/", 1)[1]
+        return {"id": key_id, "keyId": key_id, "arn": arn}
 
     def _iam_role(self, args: MockResourceArgs, state: State) -> State:
         name = state.get("name") or _physical_name(args)
@@ -115,7 +144,7 @@ class PlatformMocks(Mocks):
             "id": name,
             "name": name,
             "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{name}",
-            "uniqueId": f"AROA{_hex(args.name, 17).upper()}",
+            "uniqueId": f"AROA{stable_hex(args.name, 17).upper()}",
         }
 
     def _log_group(self, args: MockResourceArgs, state: State) -> State:
@@ -128,15 +157,15 @@ class PlatformMocks(Mocks):
 
     def _rds_instance(self, args: MockResourceArgs, state: State) -> State:
         identifier = state.get("identifier") or _physical_name(args)
-        address = f"{identifier}.c{_hex(self.region, 12)}.{self.region}.rds.amazonaws.com"
+        address = f"{identifier}.c{stable_hex(self.region, 12)}.{self.region}.rds.amazonaws.com"
         secret_arn = (
             f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
-            f"rds!db-{_hex(args.name, 8)}"
+            f"rds!db-{stable_hex(args.name, 8)}"
         )
         managed = bool(state.get("manageMasterUserPassword"))
         return {
-            "id": f"db-{_hex(args.name, 26).upper()}",
-            "resourceId": f"db-{_hex(args.name, 26).upper()}",
+            "id": f"db-{stable_hex(args.name, 26).upper()}",
+            "resourceId": f"db-{stable_hex(args.name, 26).upper()}",
             "identifier": identifier,
             "arn": f"arn:{PARTITION}:rds:{self.region}:{ACCOUNT_ID}:db:{identifier}",
             "address": address,
@@ -162,7 +191,7 @@ class PlatformMocks(Mocks):
                 f"arn:{PARTITION}:elasticache:{self.region}:{ACCOUNT_ID}:replicationgroup:{group}"
             ),
             "configurationEndpointAddress": (
-                f"clustercfg.{group}.{_hex(group, 6)}.use1.cache.amazonaws.com"
+                f"clustercfg.{group}.{stable_hex(group, 6)}.use1.cache.amazonaws.com"
             ),
         }
 
@@ -181,18 +210,19 @@ class PlatformMocks(Mocks):
             "id": name,
             "arn": (
                 f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
-                f"{name}-{_hex(args.name, 6)}"
+                f"{name}-{stable_hex(args.name, 6)}"
             ),
         }
 
     def _msk_cluster(self, args: MockResourceArgs, state: State) -> State:
         name = state.get("clusterName") or _physical_name(args)
         brokers = [
-            f"b-{n}.{name}.{_hex(name, 6)}.c2.kafka.{self.region}.amazonaws.com:9098"
+            f"b-{n}.{name}.{stable_hex(name, 6)}.c2.kafka.{self.region}.amazonaws.com:9098"
             for n in range(1, int(state.get("numberOfBrokerNodes") or 3) + 1)
         ]
+        cluster_id = stable_hex(name)
         return {
-            "arn": f"arn:{PARTITION}:kafka:{self.region}:{ACCOUNT_ID}:cluster/{name}/{_hex(name)}",
+            "arn": f"arn:{PARTITION}:kafka:{self.region}:{ACCOUNT_ID}:cluster/{name}/{cluster_id}",
             "bootstrapBrokersSaslIam": ",".join(brokers),
         }
 
@@ -203,13 +233,13 @@ class PlatformMocks(Mocks):
         name = state.get("domainName") or _physical_name(args)
         return {
             "arn": f"arn:{PARTITION}:es:{self.region}:{ACCOUNT_ID}:domain/{name}",
-            "endpoint": f"vpc-{name}-{_hex(name, 26)}.{self.region}.es.amazonaws.com",
+            "endpoint": f"vpc-{name}-{stable_hex(name, 26)}.{self.region}.es.amazonaws.com",
         }
 
     def _random_password(self, args: MockResourceArgs, state: State) -> State:
         # Deterministic and obviously fake; the program must treat it as a secret.
         length = int(state.get("length") or 32)
-        return {"result": ("offline" + _hex(args.name, 64))[:length]}
+        return {"result": ("offline" + stable_hex(args.name, 64))[:length]}
 
     def _node_group(self, args: MockResourceArgs, _state: State) -> State:
         name = _physical_name(args)
@@ -219,7 +249,7 @@ class PlatformMocks(Mocks):
             "status": "ACTIVE",
             "resources": [
                 {
-                    "autoscalingGroups": [{"name": f"eks-{name}-{_hex(name, 8)}"}],
+                    "autoscalingGroups": [{"name": f"eks-{name}-{stable_hex(name, 8)}"}],
                     "remoteAccessSecurityGroupId": "",
                 }
             ],
@@ -227,11 +257,11 @@ class PlatformMocks(Mocks):
 
     def _eks_cluster(self, args: MockResourceArgs, state: State) -> State:
         name = state.get("name") or _physical_name(args)
-        oidc_id = _hex(name, 32).upper()
+        oidc_id = stable_hex(name, 32).upper()
         issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
         endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
         ca_data = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"
-        security_group_id = f"sg-{_hex(name + 'cluster')}"
+        security_group_id = f"sg-{stable_hex(name + 'cluster')}"
         cluster_state: State = {
             "name": name,
             "arn": f"arn:{PARTITION}:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
@@ -286,6 +316,37 @@ class PlatformMocks(Mocks):
             "clusterSecurityGroupId": security_group_id,
         }
 
+    def _zone(self, args: MockResourceArgs, state: State) -> State:
+        zone_id = hosted_zone_id(args.name)
+        return {
+            "id": zone_id,
+            "zoneId": zone_id,
+            "arn": f"arn:{PARTITION}:route53:::hostedzone/{zone_id}",
+            "nameServers": [f"ns-{n}.awsdns-{n:02d}.{tld}" for n, tld in enumerate(TLDS, 1)],
+        }
+
+    def _global_cache(self, args: MockResourceArgs, state: State) -> State:
+        # AWS prefixes the suffix with five letters of its own.
+        group = f"{stable_hex(args.name, 5)}-{state.get('globalReplicationGroupIdSuffix')}"
+        return {"id": group, "globalReplicationGroupId": group}
+
+    def _helm_release(self, args: MockResourceArgs, state: State) -> State:
+        name, namespace = state.get("name") or args.name, state.get("namespace") or "default"
+        return {
+            "id": f"{namespace}/{name}",
+            "status": {"name": name, "namespace": namespace, "status": "deployed"},
+        }
+
+    def _service(self, args: MockResourceArgs, _state: State) -> State:
+        # A Service read back from the cluster: the cloud provider gave it an NLB.
+        digest = stable_hex(args.name, 32)
+        hostname = f"a{digest}-{stable_hex(digest, 16)}.elb.{self.region}.amazonaws.com"
+        return {"status": {"loadBalancer": {"ingress": [{"hostname": hostname}]}}}
+
+    def _stack_reference(self, args: MockResourceArgs, state: State) -> State:
+        name = str(state.get("name") or args.resource_id)
+        return {"id": name, "name": name, "outputs": self.stack_outputs(name) or {}}
+
     def _register_reference(
         self, parent: MockResourceArgs, typ: str, name: str, resource_id: str, state: State
     ) -> dict[str, str]:
@@ -319,6 +380,16 @@ class PlatformMocks(Mocks):
                 "region": self.region,
                 "endpoint": f"ec2.{self.region}.amazonaws.com",
                 "description": self.region,
+            },
+            "aws:lb/getHostedZoneId:getHostedZoneId": lambda: {
+                "id": NLB_ZONES.get(self.region, "Z0OFFLINENLBZONE")
+            },
+            "aws:route53/getZone:getZone": lambda: {
+                "id": args.args.get("zoneId"),
+                "zoneId": args.args.get("zoneId"),
+                "name": OFFLINE_ZONE_NAME,
+                "nameServers": [f"ns-{n}.awsdns-{n:02d}.{tld}" for n, tld in enumerate(TLDS, 1)],
+                "privateZone": False,
             },
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
                 "id": self.region,

@@ -42,11 +42,15 @@ def render_tree(plan: Plan) -> Tree:
     for resource in plan.resources:
         if resource.parent not in known:
             add(tree, resource)
+    for read in plan.reads:
+        tree.add(f"[blue]> {read.type}[/blue] {read.name} [dim]read {read.id}[/dim]")
     return tree
 
 
 def render_summary(plan: Plan) -> Table:
-    table = Table(title=f"{plan.stack}: {len(plan.resources)} resources to create")
+    table = Table(
+        title=f"{plan.stack}: {len(plan.resources)} resources to create, {len(plan.reads)} to read"
+    )
     table.add_column("type")
     table.add_column("count", justify="right")
     for type_, count in sorted(Counter(r.type for r in plan.resources).items()):
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     args = parser.parse_args(argv)
 
     console = Console()
-    error_console = Console(stderr=True)
+    # Errors are one line each, however narrow the terminal.
+    error_console = Console(stderr=True, soft_wrap=True)
     try:
         plan = synth(args.stack, root)
     except (StackConfigError, SynthError) as exc:

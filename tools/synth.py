@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import runpy
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor, set_mocks
 from pulumi.runtime.stack import run_in_stack
 
+from tools import references
 from tools.mocks import PlatformMocks
 from tools.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
 
@@ -54,11 +56,24 @@ class PlannedResource:
 
 
 @dataclass
+class PlannedRead:
+    """A resource the program reads instead of creating (``Resource.get``, StackReference)."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    id: str
+    inputs: dict[str, Any]
+
+
+@dataclass
 class Plan:
     stack: str
     project: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    reads: list[PlannedRead] = field(default_factory=list)
     # What the mocks answered per URN (ids, ARNs): lets tests check the wiring between
     # resources. Not part of the JSON contract.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -76,6 +91,7 @@ class Plan:
         return {
             "stack": self.stack,
             "resources": [asdict(r) for r in self.resources],
+            "reads": [asdict(r) for r in self.reads],
             "outputs": self.outputs,
         }
 
@@ -107,6 +123,7 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: PlatformMocks) -> None:
         super().__init__(mocks)
         self.planned: list[PlannedResource] = []
+        self.reads: list[PlannedRead] = []
         self.registered_outputs: dict[str, dict[str, Any]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -148,6 +165,20 @@ class RecordingMonitor(MockMonitor):
             )
         return response
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self.reads.append(
+            PlannedRead(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                id=request.id,
+                inputs=plain(json_format.MessageToDict(request.properties)),
+            )
+        )
+        return response
+
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         self.registered_outputs[request.urn] = plain(json_format.MessageToDict(request.outputs))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
@@ -163,9 +194,14 @@ def synth(stack: str, root: Path = ROOT) -> Plan:
     return synth_config(config, root)
 
 
-def synth_config(config: StackConfig, root: Path = ROOT) -> Plan:
+def synth_config(
+    config: StackConfig,
+    root: Path = ROOT,
+    stack_outputs: Callable[[str], dict[str, Any] | None] | None = None,
+) -> Plan:
+    """``stack_outputs`` answers StackReferences (default: derived from the stack files)."""
     region = config.get("aws:region") or "us-east-1"
-    mocks = PlatformMocks(region)
+    mocks = PlatformMocks(region, stack_outputs or references.from_stack_files(root))
     monitor = RecordingMonitor(mocks)
     mocks.monitor = monitor
 
@@ -183,7 +219,15 @@ def synth_config(config: StackConfig, root: Path = ROOT) -> Plan:
     try:
         settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack per run
         runtime_config.set_all_config(dict(config.values), list(config.secret_keys))
-        set_mocks(mocks, project=config.project, stack=config.stack, preview=True, monitor=monitor)
+        set_mocks(
+            mocks,
+            project=config.project,
+            stack=config.stack,
+            preview=True,
+            monitor=monitor,
+            # As the DIY backend: StackReferences are organization/<project>/<stack>.
+            organization="organization",
+        )
         # run_in_stack makes the root stack the program exports into.
         settings.set_root_resource(None)  # type: ignore[arg-type]
         loop.run_until_complete(run_in_stack(run_program))
@@ -201,5 +245,6 @@ def synth_config(config: StackConfig, root: Path = ROOT) -> Plan:
         # Registration order depends on async timing; sorted, two runs diff cleanly.
         resources=sorted(monitor.planned, key=lambda r: r.urn),
         outputs=monitor.registered_outputs.get(stack_urn, {}),
+        reads=sorted(monitor.reads, key=lambda r: r.urn),
         states={urn: {"id": reg.id, **reg.state} for urn, reg in monitor.resources.items()},
     )

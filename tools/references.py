@@ -1,0 +1,73 @@
+"""What a StackReference reads offline: the outputs a referenced stack would have.
+
+The offline preview has no backend to read another stack's outputs from, so they are
+derived from that stack's own ``Pulumi.<stack>.yaml`` with the same naming rules the program
+uses and the same formats the mocks answer with. A stack without a stack file reads as not
+deployed (no outputs), which is how a real secondary looks before its first ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from components import crossstack
+from components.datastores import bucket_name
+from components.settings import PROJECT, Settings, load_settings
+from tools.mocks import ACCOUNT_ID, PARTITION, hosted_zone_id, kms_key_arn, stable_hex
+from tools.stackconfig import StackConfigError, load_stack_config
+
+Outputs = dict[str, Any]
+
+
+def _settings(root: Path, stack: str) -> Settings | None:
+    try:
+        config = load_stack_config(root, stack)
+    except StackConfigError:
+        return None
+    prefix = f"{config.project}:"
+    values = {k.removeprefix(prefix): v for k, v in config.values.items() if k.startswith(prefix)}
+    return load_settings(stack, config.get("aws:region"), values)
+
+
+def outputs_of(settings: Settings) -> Outputs:
+    """The multi-region contract of one deployed stack (components/crossstack.py)."""
+    region, stack = settings.region, settings.stack
+    outputs: Outputs = {
+        "region": region,
+        crossstack.VPC_CIDR: str(settings.network.vpc_network),
+        crossstack.POSTGRES_ARN: (
+            f"arn:{PARTITION}:rds:{region}:{ACCOUNT_ID}:db:{settings.cluster_name}-postgres"
+        ),
+    }
+    multi = settings.multi_region
+    if settings.role == "primary" and multi is not None:
+        # Resource names as Region gives them, so ids match that stack's own plan.
+        outputs[crossstack.HOSTED_ZONE_ID] = hosted_zone_id(f"{stack}-zone")
+        if multi.cache_global_datastore:
+            outputs[crossstack.CACHE_GLOBAL_GROUP] = (
+                f"{stable_hex(stack, 5)}-{settings.cluster_name}-cache"
+            )
+            outputs[crossstack.CACHE_AUTH_TOKEN] = "offline" + stable_hex(stack + "cache", 57)
+    if settings.role == "secondary":
+        outputs[crossstack.REPLICATION_TARGET] = crossstack.ReplicationTarget(
+            stack=stack,
+            region=region,
+            bucket_arns={
+                purpose: f"arn:{PARTITION}:s3:::{bucket_name(PROJECT, stack, purpose, ACCOUNT_ID)}"
+                for purpose in crossstack.REPLICATED_BUCKETS
+            },
+            kms_key_arn=kms_key_arn(region, f"{stack}-keys-s3"),
+        ).to_output()
+    return outputs
+
+
+def from_stack_files(root: Path) -> Callable[[str], Outputs | None]:
+    """Outputs by qualified stack name (organization/project/stack)."""
+
+    def outputs(qualified: str) -> Outputs | None:
+        settings = _settings(root, qualified.rsplit("/", 1)[-1])
+        return None if settings is None else outputs_of(settings)
+
+    return outputs
