@@ -691,6 +691,76 @@ class ObservabilitySettings(_Model):
         return value.rstrip("/")
 
 
+# A Pulumi stack name, or organization/project/stack for a stack in another project.
+_STACK_NAME = re.compile(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]{1,100}$")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9/._~-]*$")
+
+
+def _stack_name(value: str) -> str:
+    if not _STACK_NAME.match(value):
+        raise ValueError(f"'{value}' is not a stack name like prod or acme/agent-factory/prod")
+    return value
+
+
+StackName = Annotated[str, AfterValidator(_stack_name)]
+
+
+class MultiRegionSettings(_Model):
+    """This stack's part in the multi-region deployment; absent means a single-region stack.
+
+    The primary owns the writer database, the hosted zone and S3 replication; each
+    secondary holds a cross-region replica and its own regional copy of everything else.
+    """
+
+    role: Literal["primary", "secondary"]
+    # secondary: the stack it replicates from (read with a StackReference).
+    primary_stack: StackName | None = None
+    # primary: stacks that receive S3 replicas; one not deployed yet is skipped.
+    secondary_stacks: list[StackName] = Field(default_factory=list)
+    # Default api.<security.domain> (seed: api.greenlang.ai).
+    api_hostname: str | None = None
+    # What Route 53 requests through this region's ingress to call the region healthy.
+    health_check_path: str = "/healthz"
+    # ElastiCache Global Datastore: secondaries become read-only members of the primary's
+    # cache. Off by default: active-active regions need a writable cache each.
+    cache_global_datastore: bool = False
+    # Failover switch of a secondary: its database replica becomes a standalone writer.
+    promote_database: bool = False
+
+    @field_validator("api_hostname")
+    @classmethod
+    def _check_hostname(cls, value: str | None) -> str | None:
+        if value is not None and not _DOMAIN.match(value):
+            raise ValueError(f"'{value}' is not a DNS name like api.greenlang.ai")
+        return value
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if not _HEALTH_PATH.match(value) or len(value) > 255:
+            raise ValueError(f"'{value}' is not an HTTP path like /healthz")
+        return value
+
+    @model_validator(mode="after")
+    def _check_role(self) -> MultiRegionSettings:
+        if self.role == "secondary":
+            if self.primary_stack is None:
+                raise _KeyedError(
+                    "primaryStack",
+                    "a secondary region needs the stack it replicates from (e.g. prod)",
+                )
+            if self.secondary_stacks:
+                raise _KeyedError("secondaryStacks", "only the primary lists secondaries")
+        else:
+            if self.primary_stack is not None:
+                raise _KeyedError("primaryStack", "the primary does not replicate from a stack")
+            if self.promote_database:
+                raise _KeyedError("promoteDatabase", "only a secondary's replica can be promoted")
+            if len(set(self.secondary_stacks)) != len(self.secondary_stacks):
+                raise _KeyedError("secondaryStacks", "names a stack twice")
+        return self
+
+
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 
@@ -710,6 +780,7 @@ class Settings(_Model):
     data_stores: DataStoresSettings = DataStoresSettings()
     security: SecuritySettings = SecuritySettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    multi_region: MultiRegionSettings | None = None
 
     @field_validator("region")
     @classmethod
@@ -742,7 +813,29 @@ class Settings(_Model):
             self.network.subnets  # noqa: B018 - validates that the layout fits
         except AddressingError as exc:
             raise _KeyedError("network.subnetPrefixLengths", str(exc)) from None
+        self._check_multi_region()
         return self
+
+    def _check_multi_region(self) -> None:
+        multi = self.multi_region
+        if multi is None:
+            return
+        if multi.primary_stack is not None and self._is_own_stack(multi.primary_stack):
+            raise _KeyedError("multiRegion.primaryStack", "a stack cannot replicate from itself")
+        if any(self._is_own_stack(name) for name in multi.secondary_stacks):
+            raise _KeyedError("multiRegion.secondaryStacks", "lists this stack itself")
+        replicating = multi.role == "secondary" and not multi.promote_database
+        if replicating and self.data_stores.postgres.read_replicas:
+            raise _KeyedError(
+                "dataStores.postgres.readReplicas",
+                "a secondary's database is itself a cross-region replica; set 0",
+            )
+        node_type = self.data_stores.cache.node_type
+        if multi.cache_global_datastore and node_type.startswith("cache.t"):
+            raise _KeyedError(
+                "dataStores.cache.nodeType",
+                f"{node_type}: a Global Datastore needs M5/R5 or newer nodes",
+            )
 
     @property
     def cluster_name(self) -> str:
@@ -761,6 +854,20 @@ class Settings(_Model):
     @property
     def trail_name(self) -> str:
         return f"{self.cluster_name}-trail"
+
+    def _is_own_stack(self, reference: str) -> bool:
+        parts = reference.split("/")
+        project = parts[-2] if len(parts) > 1 else self.project
+        return parts[-1] == self.stack and project == self.project
+
+    @property
+    def role(self) -> Literal["standalone", "primary", "secondary"]:
+        return "standalone" if self.multi_region is None else self.multi_region.role
+
+    @property
+    def api_hostname(self) -> str:
+        explicit = self.multi_region.api_hostname if self.multi_region else None
+        return explicit or f"api.{self.security.domain}"
 
     @property
     def is_prod(self) -> bool:
@@ -813,6 +920,7 @@ _OBJECT_KEYS = (
     "dataStores",
     "security",
     "observability",
+    "multiRegion",
 )
 _SCALAR_KEYS = ("environment", "team", "costCenter")
 
