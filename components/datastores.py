@@ -41,6 +41,26 @@ BUCKET_PURPOSES = ("access-logs", "artifacts", "audit-logs", "backups")
 
 
 @dataclass(frozen=True)
+class GlobalCacheMember:
+    """Join the primary's cache Global Datastore as a read-only member."""
+
+    group_id: pulumi.Input[str]
+    # AUTH is inherited from the primary: clients here need the primary's token.
+    auth_token: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class CrossRegionSource:
+    """A secondary region's stores follow the primary region's."""
+
+    # The primary's RDS instance ARN: this region's database is its cross-region replica.
+    postgres_arn: pulumi.Input[str]
+    # Failover: the replica becomes a standalone writer (irreversible).
+    promote: bool = False
+    cache: GlobalCacheMember | None = None
+
+
+@dataclass(frozen=True)
 class DataStoresArgs:
     account: AccountContext
     settings: DataStoresSettings
@@ -60,6 +80,10 @@ class DataStoresArgs:
     trail_name: str
     # prod: protect, deletion protection, final snapshots.
     protect: bool
+    # Secondary region: replicate from the primary region instead of starting empty.
+    source: CrossRegionSource | None = None
+    # Primary region: make the cache the primary of a Global Datastore.
+    cache_global_datastore: bool = False
 
 
 def bucket_name(project: str, stack: str, purpose: str, account_id: str) -> str:
@@ -108,18 +132,23 @@ class DataStores(pulumi.ComponentResource):
     postgres_port: int
     postgres_instance_arn: pulumi.Output[str]
     postgres_resource_id: pulumi.Output[str]
-    postgres_master_secret_arn: pulumi.Output[str]
+    # None while this region's database is a replica (the secret lives with the primary).
+    postgres_master_secret_arn: pulumi.Output[str] | None
+    # True in a secondary region until promotion: the region's main instance is a replica.
+    postgres_is_replica: bool
     postgres_security_group_id: pulumi.Output[str]
     cache_endpoint: pulumi.Output[str]
     cache_node_ids: list[str]
     postgres_identifiers: list[str]
     cache_port: int
     cache_auth_secret_arn: pulumi.Output[str]
+    cache_auth_token: pulumi.Output[str]
+    cache_global_group_id: pulumi.Output[str] | None
     cache_security_group_id: pulumi.Output[str]
     kafka_bootstrap_brokers: pulumi.Output[str] | None
     bucket_names: dict[str, pulumi.Output[str]]
     bucket_arns: dict[str, pulumi.Output[str]]
-    buckets: dict[str, aws.s3.Bucket]
+    buckets: dict[str, SecureBucket]
     application_secret_arns: dict[str, pulumi.Output[str]]
 
     def __init__(
@@ -235,31 +264,65 @@ class DataStores(pulumi.ComponentResource):
             "storage_type": "gp3",
             "max_allocated_storage": pg.max_allocated_storage_gib,
         }
-        primary = aws.rds.Instance(
-            f"{name}-postgres",
-            identifier=identifier,
-            engine_version=pg.engine_version,
-            # Extended support bills per vCPU-hour once a major leaves standard support;
-            # refusing it makes an end-of-life version an explicit upgrade decision.
-            engine_lifecycle_support="open-source-rds-extended-support-disabled",
-            instance_class=pg.instance_class,
-            allocated_storage=pg.allocated_storage_gib,
-            multi_az=pg.multi_az,
-            db_subnet_group_name=subnet_group.name,
-            db_name="agentfactory",
-            username="agentfactory_admin",
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=args.secrets_key_arn,
-            backup_retention_period=pg.backup_retention_days,
-            backup_window=pg.backup_window,
-            delete_automated_backups=not args.protect,
-            skip_final_snapshot=not args.protect,
-            final_snapshot_identifier=f"{identifier}-final" if args.protect else None,
-            **common,
-            opts=self._stateful(
-                depends_on=[*log_groups(f"{name}-postgres", identifier), monitoring_attachment]
-            ),
-        )
+        primary_logs = log_groups(f"{name}-postgres", identifier)
+        placement: dict[str, Any] = {
+            "instance_class": pg.instance_class,
+            "multi_az": pg.multi_az,
+            "db_subnet_group_name": subnet_group.name,
+        }
+        # What only a writer has: backups and a final snapshot.
+        writer: dict[str, Any] = {
+            **placement,
+            "backup_retention_period": pg.backup_retention_days,
+            "backup_window": pg.backup_window,
+            "delete_automated_backups": not args.protect,
+            "skip_final_snapshot": not args.protect,
+            "final_snapshot_identifier": f"{identifier}-final" if args.protect else None,
+        }
+        source = args.source
+        if source is None:
+            primary = aws.rds.Instance(
+                f"{name}-postgres",
+                identifier=identifier,
+                engine_version=pg.engine_version,
+                # Extended support bills per vCPU-hour once a major leaves standard support;
+                # refusing it makes an end-of-life version an explicit upgrade decision.
+                engine_lifecycle_support="open-source-rds-extended-support-disabled",
+                allocated_storage=pg.allocated_storage_gib,
+                db_name="agentfactory",
+                username="agentfactory_admin",
+                manage_master_user_password=True,
+                master_user_secret_kms_key_id=args.secrets_key_arn,
+                **writer,
+                **common,
+                opts=self._stateful(depends_on=[*primary_logs, monitoring_attachment]),
+            )
+        else:
+            # A cross-region replica: engine, version, storage and users come from the
+            # source; the key, parameters, subnets and monitoring are this region's own.
+            # Promotion (removing replicate_source_db) turns it into this region's writer.
+            role: dict[str, Any] = (
+                {
+                    "manage_master_user_password": True,
+                    "master_user_secret_kms_key_id": args.secrets_key_arn,
+                    **writer,
+                }
+                if source.promote
+                else {
+                    "replicate_source_db": source.postgres_arn,
+                    **placement,
+                    # Backups start with promotion; until then the primary keeps them.
+                    "backup_retention_period": 0,
+                    "skip_final_snapshot": True,
+                }
+            )
+            primary = aws.rds.Instance(
+                f"{name}-postgres",
+                identifier=identifier,
+                **role,
+                **common,
+                opts=self._stateful(depends_on=[*primary_logs, monitoring_attachment]),
+            )
         replicas = [
             aws.rds.Instance(
                 f"{name}-postgres-replica-{index}",
@@ -290,7 +353,10 @@ class DataStores(pulumi.ComponentResource):
         self.postgres_port = POSTGRES_PORT
         self.postgres_instance_arn = primary.arn
         self.postgres_resource_id = primary.resource_id
-        self.postgres_master_secret_arn = primary.master_user_secrets[0].secret_arn
+        self.postgres_is_replica = source is not None and not source.promote
+        self.postgres_master_secret_arn = (
+            None if self.postgres_is_replica else primary.master_user_secrets[0].secret_arn
+        )
         self.postgres_security_group_id = security_group.id
 
     # -- cache -----------------------------------------------------------------------
@@ -306,22 +372,6 @@ class DataStores(pulumi.ComponentResource):
             opts=child,
         )
         security_group = self._security_group("cache", REDIS_PORT, cache.engine)
-        parameters = aws.elasticache.ParameterGroup(
-            f"{name}-cache-params",
-            family=cache.parameter_family,
-            description=f"{args.cluster_name}: cluster mode, evict least recently used keys",
-            parameters=[
-                aws.elasticache.ParameterGroupParameterArgs(name="cluster-enabled", value="yes"),
-                aws.elasticache.ParameterGroupParameterArgs(
-                    name="maxmemory-policy", value="allkeys-lru"
-                ),
-            ],
-            opts=child,
-        )
-        # ElastiCache forbids @, " and / in tokens; letters and digits are always safe.
-        token = random.RandomPassword(
-            f"{name}-cache-auth-token", length=64, special=False, opts=child
-        )
         group_id = f"{args.cluster_name}-cache"[:40]
         # Cluster-mode node ids are deterministic: <group>-<shard:04>-<node:03>.
         self.cache_node_ids = [
@@ -329,36 +379,85 @@ class DataStores(pulumi.ComponentResource):
             for shard in range(1, cache.shards + 1)
             for node in range(1, cache.replicas_per_shard + 2)
         ]
-        replication_group = aws.elasticache.ReplicationGroup(
-            f"{name}-cache",
-            replication_group_id=group_id,
-            description=f"{args.cluster_name}: cache and rate-limit state",
-            engine=cache.engine,
-            engine_version=cache.engine_version,
-            node_type=cache.node_type,
-            port=REDIS_PORT,
-            cluster_mode="enabled",
-            num_node_groups=cache.shards,
-            replicas_per_node_group=cache.replicas_per_shard,
+        common: dict[str, Any] = {
+            "replication_group_id": group_id,
+            "description": f"{args.cluster_name}: cache and rate-limit state",
+            "port": REDIS_PORT,
+            "replicas_per_node_group": cache.replicas_per_shard,
             # Cluster mode requires automatic failover; Multi-AZ needs a replica to fail to.
-            automatic_failover_enabled=True,
-            multi_az_enabled=cache.has_replicas,
-            parameter_group_name=parameters.name,
-            subnet_group_name=subnet_group.name,
-            security_group_ids=[security_group.id],
-            at_rest_encryption_enabled=True,
-            kms_key_id=args.data_key_arn,
-            transit_encryption_enabled=True,
-            transit_encryption_mode="required",
-            auth_token=token.result,
-            auth_token_update_strategy="ROTATE",
-            auto_minor_version_upgrade=True,
-            snapshot_retention_limit=cache.snapshot_retention_days,
-            snapshot_window=cache.snapshot_window,
-            maintenance_window=cache.maintenance_window,
-            final_snapshot_identifier=f"{args.cluster_name}-cache-final" if args.protect else None,
-            opts=self._stateful(),
-        )
+            "automatic_failover_enabled": True,
+            "multi_az_enabled": cache.has_replicas,
+            "subnet_group_name": subnet_group.name,
+            "security_group_ids": [security_group.id],
+            "kms_key_id": args.data_key_arn,
+            "auto_minor_version_upgrade": True,
+            "snapshot_retention_limit": cache.snapshot_retention_days,
+            "snapshot_window": cache.snapshot_window,
+            "maintenance_window": cache.maintenance_window,
+            "final_snapshot_identifier": (
+                f"{args.cluster_name}-cache-final" if args.protect else None
+            ),
+        }
+        member = args.source.cache if args.source else None
+        token: pulumi.Output[str]
+        if member is not None:
+            # A Global Datastore member inherits engine, version, shards, parameters and
+            # encryption from the primary; setting them here is an API error.
+            token = pulumi.Output.secret(member.auth_token)
+            replication_group = aws.elasticache.ReplicationGroup(
+                f"{name}-cache",
+                global_replication_group_id=member.group_id,
+                **common,
+                opts=self._stateful(),
+            )
+        else:
+            # ElastiCache forbids @, " and / in tokens; letters and digits are always safe.
+            token = random.RandomPassword(
+                f"{name}-cache-auth-token", length=64, special=False, opts=child
+            ).result
+            parameters = aws.elasticache.ParameterGroup(
+                f"{name}-cache-params",
+                family=cache.parameter_family,
+                description=f"{args.cluster_name}: cluster mode, evict least recently used keys",
+                parameters=[
+                    aws.elasticache.ParameterGroupParameterArgs(
+                        name="cluster-enabled", value="yes"
+                    ),
+                    aws.elasticache.ParameterGroupParameterArgs(
+                        name="maxmemory-policy", value="allkeys-lru"
+                    ),
+                ],
+                opts=child,
+            )
+            replication_group = aws.elasticache.ReplicationGroup(
+                f"{name}-cache",
+                engine=cache.engine,
+                engine_version=cache.engine_version,
+                node_type=cache.node_type,
+                cluster_mode="enabled",
+                num_node_groups=cache.shards,
+                parameter_group_name=parameters.name,
+                at_rest_encryption_enabled=True,
+                transit_encryption_enabled=True,
+                transit_encryption_mode="required",
+                auth_token=token,
+                auth_token_update_strategy="ROTATE",
+                **common,
+                opts=self._stateful(),
+            )
+        self.cache_global_group_id = None
+        if args.cache_global_datastore:
+            global_group = aws.elasticache.GlobalReplicationGroup(
+                f"{name}-cache-global",
+                # AWS puts a prefix of its own in front of this suffix.
+                global_replication_group_id_suffix=group_id,
+                primary_replication_group_id=replication_group.id,
+                global_replication_group_description=(
+                    f"{args.cluster_name}: cache replicated to the secondary regions"
+                ),
+                opts=self._stateful(),
+            )
+            self.cache_global_group_id = global_group.global_replication_group_id
         secret = aws.secretsmanager.Secret(
             f"{name}-cache-auth",
             name=f"{args.cluster_name}/cache/auth-token",
@@ -370,9 +469,9 @@ class DataStores(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-cache-auth-version",
             secret_id=secret.id,
-            # token.result is already secret, so the whole document stays secret.
+            # The token is secret, so the whole document stays secret.
             secret_string=pulumi.Output.all(
-                token.result, replication_group.configuration_endpoint_address
+                token, replication_group.configuration_endpoint_address
             ).apply(
                 lambda v: json.dumps(
                     {"authToken": v[0], "host": v[1], "port": REDIS_PORT, "tls": True}
@@ -383,6 +482,7 @@ class DataStores(pulumi.ComponentResource):
         self.cache_endpoint = replication_group.configuration_endpoint_address
         self.cache_port = REDIS_PORT
         self.cache_auth_secret_arn = secret.arn
+        self.cache_auth_token = token
         self.cache_security_group_id = security_group.id
 
     # -- S3 --------------------------------------------------------------------------
@@ -478,7 +578,7 @@ class DataStores(pulumi.ComponentResource):
                 protect=args.protect,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.buckets = {purpose: b.bucket for purpose, b in secured.items()}
+        self.buckets = secured
         self.bucket_names = {purpose: b.bucket_name for purpose, b in secured.items()}
         self.bucket_arns = {purpose: b.arn for purpose, b in secured.items()}
 

@@ -53,6 +53,8 @@ class ObservabilityArgs:
     traces_bucket: pulumi.Input[str]
     traces_bucket_arn: pulumi.Input[str]
     postgres_identifiers: list[str]
+    # A secondary region's main instance is a cross-region replica: its lag is the RPO.
+    postgres_primary_is_replica: bool
     cache_node_ids: list[str]
     protect: bool
 
@@ -606,7 +608,8 @@ class Observability(pulumi.ComponentResource):
         alarms: list[tuple[str, str, dict[str, str], AlarmSpec]] = []
         for index, identifier in enumerate(args.postgres_identifiers):
             suffix = "primary" if index == 0 else f"replica-{index}"
-            specs = RDS_ALARMS if index else RDS_ALARMS[:-1]
+            lags = index > 0 or args.postgres_primary_is_replica
+            specs = RDS_ALARMS if lags else RDS_ALARMS[:-1]
             for spec in specs:
                 alarms.append(
                     (f"rds-{suffix}", "AWS/RDS", {"DBInstanceIdentifier": identifier}, spec)

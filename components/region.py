@@ -1,26 +1,46 @@
 """Region: one region of the platform, assembled in dependency order.
 
 keys -> network -> cluster -> node pools -> add-ons -> data stores -> security ->
-observability. The AWS provider for the region arrives through
-``opts.providers`` and is inherited by every child.
+observability, then the multi-region parts (docs/multi-region.md): the primary owns the
+public zone and replicates its buckets to the secondaries; a secondary replicates the
+primary's database; every prod region owns its health check and latency record. The AWS
+provider for the region arrives through ``opts.providers`` and is inherited by every child.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster import Cluster, ClusterArgs
-from components.datastores import DataStores, DataStoresArgs
+from components.crossstack import (
+    REPLICATED_BUCKETS,
+    PrimaryOutputs,
+    ReplicationTarget,
+    read_primary,
+    read_replication_targets,
+)
+from components.datastores import (
+    CrossRegionSource,
+    DataStores,
+    DataStoresArgs,
+    GlobalCacheMember,
+)
 from components.keys import AccountContext, Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
 from components.observability import Observability, ObservabilityArgs
+from components.replication import BucketReplication, BucketReplicationArgs
+from components.routing import GlobalRouting, GlobalRoutingArgs
 from components.security import Security, SecurityArgs
 from components.settings import Settings
+from components.zone import PublicZone, PublicZoneArgs
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,19 @@ def _pick_zones(names: list[str], count: int, region: str) -> list[str]:
             f"agent-factory:network.azCount: {region} offers {len(names)} zones, {count} asked"
         )
     return names[:count]
+
+
+def _apart(own: str, primary_stack: str) -> Any:
+    """A check for the primary's CIDR: regions will be peered, so they must never overlap."""
+
+    def check(primary_cidr: str) -> str:
+        if ipaddress.ip_network(own).overlaps(ipaddress.ip_network(primary_cidr)):
+            raise ValueError(
+                f"agent-factory:network.vpcCidr: {own} overlaps {primary_cidr} of {primary_stack}"
+            )
+        return primary_cidr
+
+    return check
 
 
 class Region(pulumi.ComponentResource):
@@ -51,6 +84,12 @@ class Region(pulumi.ComponentResource):
     security: Security
     observability: Observability
     default_storage_class: pulumi.Output[str]
+    # Multi-region (None in a single-region stack or where the role does not own it).
+    hosted_zone_id: pulumi.Input[str] | None
+    hosted_zone_name_servers: pulumi.Output[Sequence[str]] | None
+    routing: GlobalRouting | None
+    replication_target: pulumi.Output[dict[str, Any]] | None
+    primary_vpc_cidr: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -63,6 +102,7 @@ class Region(pulumi.ComponentResource):
             partition=aws.get_partition_output(opts=invoke).partition,
             region=settings.region,
         )
+        self._name, self._settings, self._account = name, settings, account
         network_settings = settings.network
         zones: pulumi.Input[list[str]]
         if network_settings.availability_zones is not None:
@@ -158,6 +198,33 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
         )
+        multi = settings.multi_region
+        primary: PrimaryOutputs | None = None
+        if multi is not None and multi.primary_stack is not None:
+            primary = read_primary(
+                name,
+                multi.primary_stack,
+                cache_global=multi.cache_global_datastore,
+                parent=self,
+            )
+        self.hosted_zone_name_servers = None
+        if settings.role == "primary":
+            zone = PublicZone(
+                f"{name}-zone",
+                PublicZoneArgs(
+                    domain=settings.security.domain,
+                    existing_zone_id=settings.security.hosted_zone_id,
+                    protect=settings.is_prod,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.hosted_zone_id = zone.zone_id
+            self.hosted_zone_name_servers = zone.name_servers
+        elif primary is not None:
+            self.hosted_zone_id = primary.hosted_zone_id
+        else:
+            self.hosted_zone_id = settings.security.hosted_zone_id
+
         data_stores = DataStores(
             f"{name}-data",
             DataStoresArgs(
@@ -178,6 +245,10 @@ class Region(pulumi.ComponentResource):
                 audit_lock_mode=settings.audit_lock_mode,
                 trail_name=settings.trail_name,
                 protect=settings.is_prod,
+                source=self._source(primary),
+                cache_global_datastore=settings.role == "primary"
+                and multi is not None
+                and multi.cache_global_datastore,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -197,7 +268,8 @@ class Region(pulumi.ComponentResource):
                 artifacts_bucket_arn=data_stores.bucket_arns["artifacts"],
                 application_secret_arns=list(data_stores.application_secret_arns.values()),
                 postgres_resource_id=data_stores.postgres_resource_id,
-                multi_region_trail=True,
+                multi_region_trail=settings.role != "secondary",
+                hosted_zone_id=self.hosted_zone_id,
             ),
             # The trail needs the audit bucket's policy; charts need schedulable nodes.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[data_stores, addons]),
@@ -222,12 +294,15 @@ class Region(pulumi.ComponentResource):
                 traces_bucket=data_stores.bucket_names["backups"],
                 traces_bucket_arn=data_stores.bucket_arns["backups"],
                 postgres_identifiers=data_stores.postgres_identifiers,
+                postgres_primary_is_replica=data_stores.postgres_is_replica,
                 cache_node_ids=data_stores.cache_node_ids,
                 protect=settings.is_prod,
             ),
             # Namespaces, the ClusterSecretStore and the default StorageClass come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[security, data_stores]),
         )
+
+        self._multi_region(primary, keys, data_stores, security)
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -249,5 +324,80 @@ class Region(pulumi.ComponentResource):
                 "clusterName": self.cluster_name,
                 "clusterEndpoint": self.cluster_endpoint,
                 "oidcProviderArn": self.oidc_provider_arn,
+                # Awaited here so an overlap with the primary fails the deployment.
+                "primaryVpcCidr": self.primary_vpc_cidr,
             }
         )
+
+    def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:
+        multi = self._settings.multi_region
+        if primary is None or multi is None:
+            return None
+        cache = None
+        if primary.cache_global_group_id is not None and primary.cache_auth_token is not None:
+            cache = GlobalCacheMember(primary.cache_global_group_id, primary.cache_auth_token)
+        return CrossRegionSource(
+            postgres_arn=primary.postgres_instance_arn,
+            promote=multi.promote_database,
+            cache=cache,
+        )
+
+    def _multi_region(
+        self,
+        primary: PrimaryOutputs | None,
+        keys: Keys,
+        data_stores: DataStores,
+        security: Security,
+    ) -> None:
+        settings = self._settings
+        multi = settings.multi_region
+        name = self._name
+        self.routing = None
+        self.replication_target = None
+        self.primary_vpc_cidr = None
+        if multi is None:
+            return
+        if self.hosted_zone_id is None:
+            raise ValueError("a multi-region stack needs a hosted zone")
+        self.routing = GlobalRouting(
+            f"{name}-routing",
+            GlobalRoutingArgs(
+                zone_id=self.hosted_zone_id,
+                region=settings.region,
+                api_hostname=settings.api_hostname,
+                health_check_path=multi.health_check_path,
+                ingress_hostname=security.ingress_hostname,
+                ingress_zone_id=aws.lb.get_hosted_zone_id_output(
+                    load_balancer_type="network", opts=pulumi.InvokeOutputOptions(parent=self)
+                ).id,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if primary is not None:
+            self.primary_vpc_cidr = primary.vpc_cidr.apply(
+                _apart(str(settings.network.vpc_network), primary.stack)
+            )
+            self.replication_target = pulumi.Output.all(
+                keys.s3_key_arn, *[data_stores.bucket_arns[p] for p in REPLICATED_BUCKETS]
+            ).apply(
+                lambda v: ReplicationTarget(
+                    stack=settings.stack,
+                    region=settings.region,
+                    bucket_arns=dict(zip(REPLICATED_BUCKETS, v[1:], strict=True)),
+                    kms_key_arn=v[0],
+                ).to_output()
+            )
+        if multi.secondary_stacks:
+            BucketReplication(
+                f"{name}-replication",
+                BucketReplicationArgs(
+                    account=self._account,
+                    sources={p: data_stores.buckets[p] for p in REPLICATED_BUCKETS},
+                    source_key_arn=keys.s3_key_arn,
+                    targets=read_replication_targets(
+                        f"{name}-secondary", multi.secondary_stacks, parent=self
+                    ),
+                    secondary_stacks=multi.secondary_stacks,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )

@@ -70,6 +70,15 @@ class SecurityArgs:
     postgres_resource_id: pulumi.Input[str]
     # Only the primary region's trail records every region (no duplicate global events).
     multi_region_trail: bool
+    # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
+    hosted_zone_id: pulumi.Input[str] | None
+
+
+def _load_balancer_hostname(status: k8s.core.v1.outputs.ServiceStatus | None) -> str:
+    ingress = status.load_balancer.ingress if status and status.load_balancer else None
+    if not ingress or not ingress[0].hostname:
+        raise ValueError("ingress-nginx-controller has no load balancer hostname yet")
+    return ingress[0].hostname
 
 
 def nginx_snippets(rate_rps: int, origins: list[str]) -> dict[str, str]:
@@ -215,6 +224,8 @@ class Security(pulumi.ComponentResource):
     cluster_secret_store: str
     cluster_issuer: str
     ingress_class: str
+    # DNS name of the ingress load balancer, once the cloud provider has created it.
+    ingress_hostname: pulumi.Output[str]
 
     def __init__(self, name: str, args: SecurityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentfactory:platform:Security", name, None, opts)
@@ -241,6 +252,7 @@ class Security(pulumi.ComponentResource):
         self.service_account_roles = self._service_accounts()
         self.tenant_namespaces = self._tenants()
         ingress = self._ingress_nginx()
+        self.ingress_hostname = self._ingress_hostname(ingress)
         self.cluster_issuer = self._cert_manager(ingress)
         self.cluster_secret_store = self._external_secrets()
         self.ingress_class = "nginx"
@@ -252,6 +264,7 @@ class Security(pulumi.ComponentResource):
                 "serviceAccountRoles": self.service_account_roles,
                 "clusterIssuer": self.cluster_issuer,
                 "clusterSecretStore": self.cluster_secret_store,
+                "ingressHostname": self.ingress_hostname,
             }
         )
 
@@ -514,13 +527,23 @@ class Security(pulumi.ComponentResource):
             opts=self._in("ingress-nginx"),
         )
 
+    def _ingress_hostname(self, release: k8s.helm.v3.Release) -> pulumi.Output[str]:
+        """Read the controller Service the chart made (<release>-controller) for its NLB."""
+        service = k8s.core.v1.Service.get(
+            f"{self._name}-ingress-service",
+            # From the release's status: unknown (and not read) until the release exists.
+            release.status.apply(lambda status: f"{status.namespace}/{status.name}-controller"),
+            opts=pulumi.ResourceOptions(parent=self, provider=self._args.k8s_provider),
+        )
+        return service.status.apply(_load_balancer_hostname)
+
     # -- certificates ----------------------------------------------------------------
 
     def _cert_manager(self, ingress: k8s.helm.v3.Release) -> str:
         args, security = self._args, self._args.settings.security
-        zone = security.hosted_zone_id
-        zone_arn = (
-            f"arn:aws:route53:::hostedzone/{zone}" if zone else "arn:aws:route53:::hostedzone/*"
+        zone = args.hosted_zone_id
+        zone_arn = pulumi.Output.concat(
+            "arn:", args.account.partition, ":route53:::hostedzone/", zone if zone else "*"
         )
         role = self._irsa_role(
             "cert-manager",

@@ -13,6 +13,15 @@ from tools.stackconfig import StackConfig, available_stacks, load_stack_config
 from tools.synth import ROOT, Plan, PlannedResource, synth, synth_config
 
 STACKS = available_stacks(ROOT)
+# What each stack file says, restated so a changed region or environment shows in review.
+REGIONS = {
+    "dev": "us-east-1",
+    "staging": "us-east-1",
+    "prod": "us-east-1",
+    "prod-us-west-2": "us-west-2",
+    "prod-eu-west-1": "eu-west-1",
+}
+ENVIRONMENTS = {stack: stack.split("-", 1)[0] for stack in REGIONS}
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 
 from components.security import nginx_snippets
 from components.settings import KUBERNETES_VERSION
-from tests.conftest import STACKS, by_name, synth_with
+from tests.conftest import ENVIRONMENTS, STACKS, by_name, synth_with
 from tests.test_settings import stack_settings
 from tools.gate import load_policy_config
 from tools.synth import Plan, PlannedResource
@@ -49,7 +49,7 @@ def test_namespaces_and_pod_security_labels(plan_of: Callable[[str], Plan], stac
     found = namespaces(plan_of(stack))
     platform = {name for name in found if not name.startswith("tenant-")}
     # One cluster per environment: it hosts its own environment's workload namespace only.
-    assert platform == PLATFORM | {f"greenlang-{stack}"}
+    assert platform == PLATFORM | {f"greenlang-{ENVIRONMENTS[stack]}"}
     for name, metadata in found.items():
         labels = metadata["labels"]
         expected = "privileged" if name in ("monitoring", "logging") else "restricted"

@@ -10,7 +10,7 @@ import pytest
 
 from components.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
-from tests.conftest import STACKS
+from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
 from tools.stackconfig import load_stack_config
 from tools.synth import ROOT
 
@@ -65,7 +65,8 @@ def test_tags_are_the_mandatory_set() -> None:
 def test_every_stack_file_is_valid(stack: str) -> None:
     settings = stack_settings(stack)
     assert settings.stack == stack
-    assert settings.region == "us-east-1"
+    assert settings.region == REGIONS[stack]
+    assert settings.environment == ENVIRONMENTS[stack]
 
 
 def test_stack_files_merge_over_the_seed_defaults() -> None:

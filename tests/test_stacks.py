@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import STACKS, ancestors, synth_with
+from tests.conftest import ENVIRONMENTS, REGIONS, STACKS, ancestors, synth_with
 from tools.gate import run_gate
 from tools.synth import Plan
 
@@ -58,10 +58,10 @@ def test_every_resource_has_an_explicit_provider(
 @pytest.mark.parametrize("stack", STACKS)
 def test_provider_default_tags(plan_of: Callable[[str], Plan], stack: str) -> None:
     (provider,) = plan_of(stack).by_type("pulumi:providers:aws")
-    assert provider.inputs["region"] == "us-east-1"
+    assert provider.inputs["region"] == REGIONS[stack]
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert tags["Stack"] == stack
-    assert tags["Environment"] == stack
+    assert tags["Environment"] == ENVIRONMENTS[stack]
     assert tags["ManagedBy"] == "pulumi"
     assert set(tags) == {"Project", "Environment", "Team", "CostCenter", "ManagedBy", "Stack"}
 
