@@ -271,6 +271,13 @@ RESOURCE_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("elasticache-encrypted", "aws:elasticache/replicationGroup:ReplicationGroup",
      {"atRestEncryptionEnabled": True, "kmsKeyId": KMS, "transitEncryptionEnabled": True, "authToken": "[secret]"},
      {"atRestEncryptionEnabled": True, "kmsKeyId": KMS, "transitEncryptionEnabled": False}),
+    # A Global Datastore member carries only its own region's key; the rest is inherited.
+    ("elasticache-encrypted", "aws:elasticache/replicationGroup:ReplicationGroup",
+     {"globalReplicationGroupId": "ldgnf-cache", "kmsKeyId": KMS}, {"globalReplicationGroupId": "ldgnf-cache"}),
+    ("s3-replication-encrypted", "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+     {"rules": [{"id": "to-us-west-2", "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
+                 "destination": {"bucket": "arn:aws:s3:::copy", "encryptionConfiguration": {"replicaKmsKeyId": KMS}}}]},
+     {"rules": [{"id": "to-us-west-2", "destination": {"bucket": "arn:aws:s3:::copy"}}]}),
     ("launch-template-ebs-encrypted", "aws:ec2/launchTemplate:LaunchTemplate",
      {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": KMS}}]},
      {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]}),

@@ -23,6 +23,12 @@ def rds_storage_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
 
 
 def elasticache_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
+    if r.props.get("globalReplicationGroupId"):
+        # A Global Datastore member inherits encryption and AUTH from the primary group
+        # (checked there); only its own region's key is set here.
+        if not r.props.get("kmsKeyId"):
+            yield "kmsKeyId must name a customer-managed KMS key in this region"
+        return
     if not as_bool(r.props.get("atRestEncryptionEnabled")):
         yield "atRestEncryptionEnabled must be true"
     if not r.props.get("kmsKeyId"):
@@ -183,6 +189,19 @@ def rds_force_ssl(
                 yield r.urn, "its parameter group does not set rds.force_ssl = 1"
 
 
+def s3_replication_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
+    rules = as_list(r.props.get("rules"))
+    if not rules:
+        yield "a replication configuration needs at least one rule"
+    for rule in rules:
+        rule_id = rule.get("id", "?")
+        if not get(rule, "destination.encryptionConfiguration.replicaKmsKeyId"):
+            yield f"rule {rule_id}: set destination.encryptionConfiguration.replicaKmsKeyId"
+        if get(rule, "sourceSelectionCriteria.sseKmsEncryptedObjects.status") != "Enabled":
+            skipped = "SSE-KMS objects are not copied"
+            yield f"rule {rule_id}: {skipped} unless sseKmsEncryptedObjects is Enabled"
+
+
 RULES = [
     Rule(
         "rds-storage-encrypted",
@@ -209,6 +228,16 @@ RULES = [
         AREA,
         resource_check=elasticache_encrypted,
         types=frozenset({"aws:elasticache/replicationGroup:ReplicationGroup"}),
+    ),
+    Rule(
+        "s3-replication-encrypted",
+        "S3 replication copies SSE-KMS objects and re-encrypts them with a destination-region key.",
+        "high",
+        "Per rule: destination.encryption_configuration.replica_kms_key_id and "
+        "source_selection_criteria.sse_kms_encrypted_objects.status = Enabled.",
+        AREA,
+        resource_check=s3_replication_encrypted,
+        types=frozenset({"aws:s3/bucketReplicationConfig:BucketReplicationConfig"}),
     ),
     Rule(
         "s3-sse-kms",
