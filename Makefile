@@ -27,7 +27,7 @@ typecheck: venv
 	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
 
 unit: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 test: lint typecheck unit
 

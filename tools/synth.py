@@ -29,6 +29,8 @@ from tools.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = "pulumi:pulumi:Stack"
+# How the SDK chains an exception raised inside an apply to the resource that awaited it.
+WRAPPED = "ValueError has risen:"
 
 
 class SynthError(RuntimeError):
@@ -184,6 +186,19 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """A run that failed mid-way leaves registrations waiting; the next run must not."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    # The runtime keeps RPCs and output tasks in module state across runs.
+    settings.SETTINGS.rpc_manager.clear()
+    with settings.SETTINGS.lock:
+        settings.SETTINGS.outputs.clear()
+
+
 def synth(stack: str, root: Path = ROOT) -> Plan:
     """Run the program for ``stack`` and return its plan.
 
@@ -233,7 +248,12 @@ def synth_config(
         loop.run_until_complete(run_in_stack(run_program))
     except pulumi.RunError as exc:
         raise SynthError(str(exc)) from None
+    except ValueError as exc:
+        # A check inside an apply (a stack reference without the output it needs, an
+        # overlapping CIDR): Pulumi wraps it once per resource and input it passed through.
+        raise SynthError(str(exc).rsplit(WRAPPED, 1)[-1].strip()) from exc
     finally:
+        _cancel_pending(loop)
         asyncio.set_event_loop(None)
         loop.close()
         settings.set_root_resource(None)  # type: ignore[arg-type]
