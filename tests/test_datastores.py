@@ -367,7 +367,8 @@ def test_prod_has_msk_and_dev_does_not(plan_of: Callable[[str], Plan]) -> None:
 
 # -- keeping data safe --------------------------------------------------------------------
 
-STATEFUL = (RDS, CACHE, BUCKET, KEY, "aws:msk/cluster:Cluster")
+ZONE = "aws:route53/zone:Zone"
+STATEFUL = (RDS, CACHE, BUCKET, KEY, ZONE, "aws:msk/cluster:Cluster")
 
 # Renaming or re-parenting any of these replaces a database, cache, bucket or key. If this
 # list must change, the change needs `aliases` so the old URN maps onto the new one.
@@ -396,6 +397,9 @@ PROD_STATEFUL_URNS = sorted(
             f"agentfactory:platform:Keys${KEY}::prod-keys-{p}"
             for p in ("logs", "eks-secrets", "ebs", "data", "s3", "secrets")
         ),
+        # Deleting the zone would take every record (and the delegation) with it.
+        "urn:pulumi:prod::agent-factory::agentfactory:platform:Region$"
+        f"agentfactory:platform:PublicZone${ZONE}::prod-zone",
     ]
 )
 
@@ -410,7 +414,7 @@ def test_prod_stateful_resources_are_protected(plan_of: Callable[[str], Plan]) -
     for resource in plan.resources:
         if resource.type in STATEFUL:
             assert resource.protect, resource.urn
-        if resource.type in (BUCKET, KEY):
+        if resource.type in (BUCKET, KEY, ZONE):
             assert resource.retain_on_delete, resource.urn
 
 

@@ -145,6 +145,24 @@ def test_global_datastore_needs_a_production_node_type() -> None:
         load_settings("dev", "us-east-1", values)
 
 
+MULTI_REGION_PARTS = ("PublicZone", "GlobalRouting", "BucketReplication")
+EXPECTED_PARTS = {
+    "dev": (0, 0, 0),
+    "staging": (0, 0, 0),
+    PRIMARY: (1, 1, 1),
+    **{stack: (0, 1, 0) for stack in SECONDARIES},
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_which_stack_builds_which_multi_region_part(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    counts = tuple(len(plan.by_type(f"agentfactory:platform:{c}")) for c in MULTI_REGION_PARTS)
+    assert counts == EXPECTED_PARTS[stack]
+
+
 # -- database -------------------------------------------------------------------------
 
 
