@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from components.settings import SettingsError, load_settings
 from tests.conftest import REGIONS, STACKS, by_name, synth_with, with_overrides
@@ -161,6 +162,19 @@ def test_which_stack_builds_which_multi_region_part(
     plan = plan_of(stack)
     counts = tuple(len(plan.by_type(f"agentfactory:platform:{c}")) for c in MULTI_REGION_PARTS)
     assert counts == EXPECTED_PARTS[stack]
+
+
+def test_workflows_run_every_stack_and_deploy_the_primary_first() -> None:
+    matrices = {}
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for job_name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            stacks = job.get("strategy", {}).get("matrix", {}).get("stack")
+            if stacks is not None:
+                matrices[f"{path.name}:{job_name}"] = stacks
+    assert matrices
+    for where, stacks in matrices.items():
+        assert sorted(stacks) == sorted(STACKS), where
+        assert all(stacks.index(PRIMARY) < stacks.index(s) for s in SECONDARIES), where
 
 
 # -- database -------------------------------------------------------------------------
