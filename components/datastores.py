@@ -37,7 +37,7 @@ POSTGRES_LOGS = ("postgresql", "upgrade")
 REDIS_PORT = 6379
 # MSK: 9098 is TLS with IAM authentication, the only listener we enable.
 KAFKA_IAM_PORT = 9098
-BUCKET_PURPOSES = ("access-logs", "artifacts", "audit-logs", "backups")
+BUCKET_PURPOSES = ("access-logs", "artifacts", "audit-logs", "backups", "traces")
 
 
 @dataclass(frozen=True)
@@ -566,6 +566,19 @@ class DataStores(pulumi.ComponentResource):
                         Transition(storage.backups_glacier_after_days, "GLACIER"),
                     ),
                     expire_days=storage.backups_expire_after_days,
+                ),
+                log_target=access_logs.bucket_name,
+            ),
+            # Traces are high-volume and short-lived: apart from backups so that backup
+            # lifecycle and cross-region replication never carry them.
+            "traces": BucketSpec(
+                purpose="traces",
+                bucket_name=names["traces"],
+                kms_key_arn=args.s3_key_arn,
+                lifecycle=Lifecycle(
+                    # Tempo's compactor deletes expired blocks; keep no old versions.
+                    noncurrent_expire_days=1,
+                    expire_days=storage.traces_retention_days + 1,
                 ),
                 log_target=access_logs.bucket_name,
             ),

@@ -535,6 +535,7 @@ class Observability(pulumi.ComponentResource):
                     "annotations": {"eks.amazonaws.com/role-arn": role.arn},
                 },
                 "tempo": {
+                    "retention": f"{args.settings.data_stores.storage.traces_retention_days * 24}h",
                     "storage": {
                         "trace": {
                             "backend": "s3",

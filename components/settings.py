@@ -467,6 +467,8 @@ class StorageSettings(_Model):
     backups_expire_after_days: Annotated[int, Field(ge=1)] = 365
     noncurrent_version_expire_days: Annotated[int, Field(ge=1)] = 90
     access_logs_expire_after_days: Annotated[int, Field(ge=1)] = 365
+    # Tempo keeps traces this long; the traces bucket expires what its compactor missed.
+    traces_retention_days: Annotated[int, Field(ge=1, le=365)] = 14
 
     @model_validator(mode="after")
     def _check_schedules(self) -> StorageSettings:

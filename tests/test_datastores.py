@@ -260,7 +260,7 @@ def test_bucket_names_are_unique_per_stack_and_account(plan_of: Callable[[str], 
     names = {b.inputs["bucket"] for b in plan_of("prod").by_type(BUCKET)}
     assert names == {
         f"agent-factory-prod-{purpose}-123456789012"
-        for purpose in ("access-logs", "artifacts", "audit-logs", "backups")
+        for purpose in ("access-logs", "artifacts", "audit-logs", "backups", "traces")
     }
     dev = {b.inputs["bucket"] for b in plan_of("dev").by_type(BUCKET)}
     assert not names & dev
@@ -268,7 +268,7 @@ def test_bucket_names_are_unique_per_stack_and_account(plan_of: Callable[[str], 
         bucket_name("agent-factory", "a-very-long-stack-name-for-a-region", "audit-logs", "1" * 12)
 
 
-@pytest.mark.parametrize("purpose", ["access-logs", "artifacts", "audit-logs", "backups"])
+@pytest.mark.parametrize("purpose", ["access-logs", "artifacts", "audit-logs", "backups", "traces"])
 def test_every_bucket_is_locked_down(plan_of: Callable[[str], Plan], purpose: str) -> None:
     plan = plan_of("prod")
     prefix = "aws:s3/"
@@ -334,6 +334,20 @@ def test_lifecycle_schedules_come_from_settings(plan_of: Callable[[str], Plan]) 
     assert transitions("backups") == [(30, "STANDARD_IA"), (90, "GLACIER")]
 
 
+def test_traces_live_in_their_own_short_lived_bucket(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    kind = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    rules = {r["id"]: r for r in guard(plan, "traces", kind)["rules"]}
+    # Tempo keeps 14 days; the bucket removes what its compactor missed a day later.
+    assert rules["current-versions"]["expiration"] == {"days": 15}
+    assert "transitions" not in rules["current-versions"]
+    assert rules["noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    tempo = by_name(plan, "kubernetes:helm.sh/v3:Release")["prod-observability-tempo"]
+    values = tempo.inputs["values"]["tempo"]
+    assert values["retention"] == "336h"
+    assert values["storage"]["trace"]["s3"]["bucket"] == "agent-factory-prod-traces-123456789012"
+
+
 def test_audit_bucket_lets_only_our_trail_write(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     policy = json.loads(guard(plan, "audit-logs", "aws:s3/bucketPolicy:BucketPolicy")["policy"])
@@ -390,7 +404,7 @@ PROD_STATEFUL_URNS = sorted(
             "urn:pulumi:prod::agent-factory::agentfactory:platform:Region$"
             "agentfactory:platform:DataStores$agentfactory:platform:SecureBucket$"
             f"{BUCKET}::prod-data-{p}"
-            for p in ("access-logs", "artifacts", "audit-logs", "backups")
+            for p in ("access-logs", "artifacts", "audit-logs", "backups", "traces")
         ),
         *(
             "urn:pulumi:prod::agent-factory::agentfactory:platform:Region$"

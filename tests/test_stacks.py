@@ -19,7 +19,7 @@ COMPONENTS = {
     "agentfactory:platform:NodePools": 1,
     "agentfactory:platform:ClusterAddons": 1,
     "agentfactory:platform:DataStores": 1,
-    "agentfactory:platform:SecureBucket": 4,
+    "agentfactory:platform:SecureBucket": 5,
 }
 
 
