@@ -10,7 +10,7 @@ provider for the region arrives through ``opts.providers`` and is inherited by e
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ def _pick_zones(names: list[str], count: int, region: str) -> list[str]:
     return names[:count]
 
 
-def _apart(own: str, primary_stack: str) -> Any:
+def _apart(own: str, primary_stack: str) -> Callable[[str], str]:
     """A check for the primary's CIDR: regions will be peered, so they must never overlap."""
 
     def check(primary_cidr: str) -> str:
