@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.crossstack import ReplicationTarget
 from components.settings import SettingsError, load_settings
 from tests.conftest import REGIONS, STACKS, by_name, synth_with, with_overrides
 from tools.references import from_stack_files
@@ -315,6 +316,12 @@ def test_secondaries_publish_their_target_and_do_not_replicate(
     assert (
         target == from_stack_files(ROOT)(f"organization/agent-factory/{stack}")["replicationTarget"]
     )
+
+
+def test_a_malformed_replication_target_names_the_stack_and_the_gap() -> None:
+    assert ReplicationTarget.from_output("org/p/prod-us-west-2", None) is None
+    with pytest.raises(ValueError, match=r"stack org/p/prod-us-west-2: replicationTarget lacks"):
+        ReplicationTarget.from_output("org/p/prod-us-west-2", {"region": "us-west-2"})
 
 
 def test_primary_skips_a_secondary_that_is_not_deployed_yet() -> None:

@@ -33,6 +33,14 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert types.count("aws:ec2/subnet:Subnet") == 9
     assert types.count("aws:ec2/natGateway:NatGateway") == 3
     assert document["outputs"]["clusterName"] == "agent-factory-prod"
+    # Reads are listed apart: prod reads each secondary and its ingress Service.
+    reads = {(r["type"], r["id"]) for r in document["reads"]}
+    assert reads == {
+        ("pulumi:pulumi:StackReference", "organization/agent-factory/prod-us-west-2"),
+        ("pulumi:pulumi:StackReference", "organization/agent-factory/prod-eu-west-1"),
+        ("kubernetes:core/v1:Service", "ingress-nginx/ingress-nginx-controller"),
+    }
+    assert "> pulumi:pulumi:StackReference" in printed
     policy = document["policy"]
     assert policy["rules"] >= 40
     assert policy["checked"] == len(document["resources"])
