@@ -40,7 +40,6 @@ def qualified_stack_name(stack: str) -> str:
 class ReplicationTarget:
     """Where one secondary keeps copies of the primary's buckets (plain values)."""
 
-    stack: str
     region: str
     bucket_arns: dict[str, str]
     kms_key_arn: str
@@ -52,7 +51,6 @@ class ReplicationTarget:
             return None
         try:
             return cls(
-                stack=stack,
                 region=str(value["region"]),
                 bucket_arns={p: str(value["bucketArns"][p]) for p in REPLICATED_BUCKETS},
                 kms_key_arn=str(value["kmsKeyArn"]),
@@ -140,12 +138,11 @@ def read_replication_targets(
         outputs.append(reference.get_output(REPLICATION_TARGET).apply(_target_of(qualified)))
 
     def deployed(targets: list[ReplicationTarget | None]) -> list[ReplicationTarget]:
-        ready = [t for t in targets if t is not None]
-        for stack in stacks:
-            if not any(t.stack == qualified_stack_name(stack) for t in ready):
+        for stack, target in zip(stacks, targets, strict=True):
+            if target is None:
                 pulumi.log.warn(
                     f"secondary {stack} has no {REPLICATION_TARGET} yet: not replicating to it"
                 )
-        return ready
+        return [target for target in targets if target is not None]
 
     return pulumi.Output.all(*outputs).apply(deployed)

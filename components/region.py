@@ -381,7 +381,6 @@ class Region(pulumi.ComponentResource):
                 keys.s3_key_arn, *[data_stores.bucket_arns[p] for p in REPLICATED_BUCKETS]
             ).apply(
                 lambda v: ReplicationTarget(
-                    stack=settings.stack,
                     region=settings.region,
                     bucket_arns=dict(zip(REPLICATED_BUCKETS, v[1:], strict=True)),
                     kms_key_arn=v[0],

@@ -52,7 +52,6 @@ def outputs_of(settings: Settings) -> Outputs:
             outputs[crossstack.CACHE_AUTH_TOKEN] = "offline" + stable_hex(stack + "cache", 57)
     if settings.role == "secondary":
         outputs[crossstack.REPLICATION_TARGET] = crossstack.ReplicationTarget(
-            stack=stack,
             region=region,
             bucket_arns={
                 purpose: f"arn:{PARTITION}:s3:::{bucket_name(PROJECT, stack, purpose, ACCOUNT_ID)}"
