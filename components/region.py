@@ -57,7 +57,7 @@ def _pick_zones(names: list[str], count: int, region: str) -> list[str]:
 
 
 def _apart(own: str, primary_stack: str) -> Callable[[str], str]:
-    """A check for the primary's CIDR: regions will be peered, so they must never overlap."""
+    """A check for the primary's CIDR: private links between regions need distinct ranges."""
 
     def check(primary_cidr: str) -> str:
         if ipaddress.ip_network(own).overlaps(ipaddress.ip_network(primary_cidr)):
