@@ -18,7 +18,7 @@ from rich.tree import Tree
 
 from tools.gate import GateError, GateResult, run_gate
 from tools.stackconfig import StackConfigError, available_stacks
-from tools.synth import ROOT, Plan, PlannedResource, SynthError, synth
+from tools.synth import ROOT, Plan, PlannedRead, PlannedResource, SynthError, synth
 
 EXIT_OK = 0
 EXIT_POLICY = 1
@@ -26,24 +26,27 @@ EXIT_USAGE = 2
 
 
 def render_tree(plan: Plan) -> Tree:
-    """Component -> children, like ``pulumi preview``; providers listed under the stack."""
+    """Component -> children, like ``pulumi preview``; reads (``>``) under their parent."""
     tree = Tree(f"[bold]pulumi:pulumi:Stack[/bold] {plan.project}-{plan.stack}")
     children: dict[str, list[PlannedResource]] = {}
     for resource in plan.resources:
         children.setdefault(resource.parent, []).append(resource)
+    reads: dict[str, list[PlannedRead]] = {}
+    for read in plan.reads:
+        reads.setdefault(read.parent, []).append(read)
 
     def add(node: Tree, resource: PlannedResource) -> None:
         style = "cyan" if not resource.custom else ("magenta" if resource.remote else "green")
         branch = node.add(f"[{style}]+ {resource.type}[/{style}] {resource.name}")
         for child in children.get(resource.urn, []):
             add(branch, child)
+        for read in reads.get(resource.urn, []):
+            branch.add(f"[blue]> {read.type}[/blue] {read.name} [dim]({read.id})[/dim]")
 
     known = {resource.urn for resource in plan.resources}
     for resource in plan.resources:
         if resource.parent not in known:
             add(tree, resource)
-    for read in plan.reads:
-        tree.add(f"[blue]> {read.type}[/blue] {read.name} [dim]read {read.id}[/dim]")
     return tree
 
 
