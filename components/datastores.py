@@ -57,6 +57,8 @@ class CrossRegionSource:
     postgres_arn: pulumi.Input[str]
     # Failover: the replica becomes a standalone writer (irreversible).
     promote: bool = False
+    # Copy the primary's automated backups into this region, kept this many days.
+    backup_copy_days: int | None = None
     cache: GlobalCacheMember | None = None
 
 
@@ -353,6 +355,15 @@ class DataStores(pulumi.ComponentResource):
         self.postgres_port = POSTGRES_PORT
         self.postgres_instance_arn = primary.arn
         self.postgres_resource_id = primary.resource_id
+        if source is not None and source.backup_copy_days:
+            # Created in this (the destination) region, encrypted with this region's key.
+            aws.rds.InstanceAutomatedBackupsReplication(
+                f"{name}-postgres-backup-copy",
+                source_db_instance_arn=source.postgres_arn,
+                kms_key_id=args.data_key_arn,
+                retention_period=source.backup_copy_days,
+                opts=self._stateful(),
+            )
         self.postgres_is_replica = source is not None and not source.promote
         self.postgres_master_secret_arn = (
             None if self.postgres_is_replica else primary.master_user_secrets[0].secret_arn

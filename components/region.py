@@ -339,6 +339,11 @@ class Region(pulumi.ComponentResource):
         return CrossRegionSource(
             postgres_arn=primary.postgres_instance_arn,
             promote=multi.promote_database,
+            backup_copy_days=(
+                self._settings.data_stores.postgres.backup_retention_days
+                if multi.replicate_backups
+                else None
+            ),
             cache=cache,
         )
 

@@ -728,6 +728,10 @@ class MultiRegionSettings(_Model):
     cache_global_datastore: bool = False
     # Failover switch of a secondary: its database replica becomes a standalone writer.
     promote_database: bool = False
+    # Secondary: also keep copies of the primary's automated backups (snapshots and
+    # transaction logs) here, for a point-in-time restore that a replica cannot give after
+    # a bad write. One region is enough; it is the region the runbook fails over to.
+    replicate_backups: bool = False
 
     @field_validator("api_hostname")
     @classmethod
@@ -758,6 +762,10 @@ class MultiRegionSettings(_Model):
                 raise _KeyedError("primaryStack", "the primary does not replicate from a stack")
             if self.promote_database:
                 raise _KeyedError("promoteDatabase", "only a secondary's replica can be promoted")
+            if self.replicate_backups:
+                raise _KeyedError(
+                    "replicateBackups", "only a secondary keeps the primary's backups"
+                )
             if len(set(self.secondary_stacks)) != len(self.secondary_stacks):
                 raise _KeyedError("secondaryStacks", "names a stack twice")
         return self

@@ -112,6 +112,8 @@ def test_secondary_without_primary_reference_fails_clearly() -> None:
         ({"role": "primary", "secondaryStacks": ["a", "a"]},
          "multiRegion.secondaryStacks", "twice"),
         ({"role": "primary", "promoteDatabase": True}, "multiRegion.promoteDatabase", "secondary"),
+        ({"role": "primary", "replicateBackups": True},
+         "multiRegion.replicateBackups", "secondary"),
         ({"role": "primary", "primaryStack": "bad name!"},
          "multiRegion.primaryStack", "stack name"),
         ({"role": "primary", "healthCheckPath": "healthz"}, "multiRegion.healthCheckPath", "path"),
@@ -225,6 +227,24 @@ def test_replica_lag_is_alarmed_in_every_secondary(
     assert f"{PRIMARY}-observability-rds-primary-lag" not in by_name(
         plan_of(PRIMARY), "aws:cloudwatch/metricAlarm:MetricAlarm"
     )
+
+
+def test_the_failover_region_also_keeps_the_primary_backups(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    kind = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+    primary = plan_of(PRIMARY)
+    primary_db = resource_named(primary, RDS, f"{PRIMARY}-data-postgres")
+    (copy,) = plan_of("prod-us-west-2").by_type(kind)
+    # Point-in-time restore in us-west-2 even after a bad write reached the replica.
+    assert copy.inputs["sourceDbInstanceArn"] == state(primary, primary_db.urn)["arn"]
+    assert copy.inputs["kmsKeyId"] == kms_key_arn(
+        plan_of("prod-us-west-2"), "prod-us-west-2", "data"
+    )
+    assert copy.inputs["retentionPeriod"] == primary_db.inputs["backupRetentionPeriod"] == 30
+    assert copy.protect
+    assert not plan_of("prod-eu-west-1").by_type(kind)
+    assert not primary.by_type(kind)
 
 
 def test_promoting_a_secondary_makes_it_a_writer() -> None:
