@@ -27,7 +27,7 @@ region = Region(
     opts=pulumi.ResourceOptions(providers=[provider, random_provider]),
 )
 
-pulumi.export("region", settings.region)
+pulumi.export(crossstack.REGION, settings.region)
 pulumi.export("environment", settings.environment)
 pulumi.export("vpcId", region.vpc_id)
 pulumi.export(crossstack.VPC_CIDR, str(settings.network.vpc_network))

@@ -186,9 +186,30 @@ def backup_alerts() -> list[Alert]:
     ]  # fmt: skip
 
 
-def alert_groups(targets: SloTargets) -> dict[str, list[Alert]]:
-    return {
+# The Probe of the other regions' health endpoints (Observability): its job label.
+PEER_PROBE_JOB = "peer-regions"
+
+
+def region_alerts() -> list[Alert]:
+    """A dead region cannot page about itself: the regions that survive it do."""
+    return [
+        Alert(
+            "RegionUnreachable",
+            f'max by (instance) (probe_success{{job="{PEER_PROBE_JOB}"}}) == 0',
+            "3m", "critical",
+            "{{ $labels.instance }} fails its health check from this region",
+            "Another region's API health endpoint has failed every probe for 3 minutes; "
+            "Route 53 has most likely taken that region out of api.greenlang.ai.",
+        ),
+    ]  # fmt: skip
+
+
+def alert_groups(targets: SloTargets, *, peer_regions: bool = False) -> dict[str, list[Alert]]:
+    groups = {
         "agent-factory.seed": seed_alerts(),
         "agent-factory.slo": slo_alerts(targets),
         "agent-factory.backups": backup_alerts(),
     }
+    if peer_regions:
+        groups["agent-factory.regions"] = region_alerts()
+    return groups

@@ -2,8 +2,9 @@
 
 The contract is a handful of stack outputs, named here once:
 
-- the primary exports ``postgresInstanceArn``, ``hostedZoneId``, ``vpcCidr`` and, with a
-  cache Global Datastore, ``cacheGlobalReplicationGroupId`` and ``cacheAuthToken``;
+- the primary exports ``region``, ``postgresInstanceArn``, ``hostedZoneId``, ``vpcCidr``
+  and, with a cache Global Datastore, ``cacheGlobalReplicationGroupId`` and
+  ``cacheAuthToken``;
 - each secondary exports ``replicationTarget`` (its region, bucket ARNs and S3 key).
 
 Secondaries cannot work without the primary, so what they read is required and fails with
@@ -19,6 +20,7 @@ from typing import Any
 
 import pulumi
 
+REGION = "region"
 POSTGRES_ARN = "postgresInstanceArn"
 HOSTED_ZONE_ID = "hostedZoneId"
 VPC_CIDR = "vpcCidr"
@@ -85,6 +87,7 @@ class PrimaryOutputs:
     """What a secondary needs from the primary."""
 
     stack: str
+    region: pulumi.Output[str]
     postgres_instance_arn: pulumi.Output[str]
     hosted_zone_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
@@ -102,6 +105,7 @@ def read_primary(
     )
     return PrimaryOutputs(
         stack=qualified,
+        region=_require(reference, qualified, REGION),
         postgres_instance_arn=_require(reference, qualified, POSTGRES_ARN),
         hosted_zone_id=_require(reference, qualified, HOSTED_ZONE_ID),
         vpc_cidr=_require(reference, qualified, VPC_CIDR),

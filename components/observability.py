@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.alerts import SloTargets, alert_groups
+from components.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
 from components.iam import OidcProvider, irsa_role, policy_document
 from components.keys import AccountContext
 from components.network import nodes_only_security_group
@@ -57,6 +57,8 @@ class ObservabilityArgs:
     postgres_primary_is_replica: bool
     cache_node_ids: list[str]
     protect: bool
+    # Multi-region: the other regions' health URLs, probed from here (None: no probing).
+    peer_health_urls: pulumi.Input[list[str]] | None = None
 
 
 def dashboard_files() -> dict[str, dict[str, Any]]:
@@ -168,6 +170,8 @@ class Observability(pulumi.ComponentResource):
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
         stack = self._prometheus_stack()
         self._alert_rules(stack)
+        if args.peer_health_urls is not None:
+            self._peer_probes(stack, args.peer_health_urls)
         self._dashboards()
         self.opensearch_endpoint = self._logs()
         self._traces()
@@ -292,6 +296,7 @@ class Observability(pulumi.ComponentResource):
                         "ruleSelectorNilUsesHelmValues": False,
                         "serviceMonitorSelectorNilUsesHelmValues": False,
                         "podMonitorSelectorNilUsesHelmValues": False,
+                        "probeSelectorNilUsesHelmValues": False,
                         "securityContext": {**POD_SECURITY, "runAsUser": 1000, "fsGroup": 2000},
                         "resources": {
                             "requests": {"cpu": "1", "memory": "8Gi"},
@@ -346,7 +351,8 @@ class Observability(pulumi.ComponentResource):
         targets = SloTargets(
             slo.availability, slo.latency_seconds, slo.latency_objective, slo.error_rate
         )
-        for group, alerts in alert_groups(targets).items():
+        peers = self._args.peer_health_urls is not None
+        for group, alerts in alert_groups(targets, peer_regions=peers).items():
             k8s.apiextensions.CustomResource(
                 f"{self._name}-rules-{group.rsplit('.', 1)[-1]}",
                 api_version="monitoring.coreos.com/v1",
@@ -357,6 +363,46 @@ class Observability(pulumi.ComponentResource):
                     parent=self, provider=self._args.k8s_provider, depends_on=[stack]
                 ),
             )
+
+    def _peer_probes(self, stack: k8s.helm.v3.Release, urls: pulumi.Input[list[str]]) -> None:
+        """Probe the other regions' health endpoints over the internet, as users reach them."""
+        obs = self._args.settings.observability
+        exporter = k8s.helm.v3.Release(
+            f"{self._name}-blackbox-exporter",
+            name="blackbox-exporter",
+            chart="prometheus-blackbox-exporter",
+            version=obs.blackbox_exporter_chart_version,
+            namespace="monitoring",
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_REPO),
+            atomic=True,
+            values={
+                "fullnameOverride": "blackbox-exporter",
+                "replicas": 2,
+                "podSecurityContext": {**POD_SECURITY, "runAsUser": 1000, "runAsGroup": 1000},
+                "securityContext": CONTAINER_SECURITY,
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "64Mi"},
+                    "limits": {"cpu": "200m", "memory": "128Mi"},
+                },
+            },
+            opts=self._k8s,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-peer-regions-probe",
+            api_version="monitoring.coreos.com/v1",
+            kind="Probe",
+            metadata=self._meta(PEER_PROBE_JOB, "monitoring"),
+            spec={
+                "jobName": PEER_PROBE_JOB,
+                "interval": "30s",
+                "module": "http_2xx",
+                "prober": {"url": "blackbox-exporter.monitoring.svc:9115"},
+                "targets": {"staticConfig": {"static": urls}},
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self._args.k8s_provider, depends_on=[stack, exporter]
+            ),
+        )
 
     def _dashboards(self) -> None:
         for uid, board in dashboard_files().items():

@@ -37,7 +37,7 @@ from components.network import Network, NetworkArgs
 from components.nodepools import NodePools, NodePoolsArgs
 from components.observability import Observability, ObservabilityArgs
 from components.replication import BucketReplication, BucketReplicationArgs
-from components.routing import GlobalRouting, GlobalRoutingArgs
+from components.routing import GlobalRouting, GlobalRoutingArgs, health_url
 from components.security import Security, SecurityArgs
 from components.settings import Settings
 from components.zone import PublicZone, PublicZoneArgs
@@ -207,6 +207,12 @@ class Region(pulumi.ComponentResource):
                 cache_global=multi.cache_global_datastore,
                 parent=self,
             )
+        # The primary reads each secondary's replication target (and region) once.
+        targets: pulumi.Output[list[ReplicationTarget]] | None = None
+        if multi is not None and multi.secondary_stacks:
+            targets = read_replication_targets(
+                f"{name}-secondary", multi.secondary_stacks, parent=self
+            )
         self.hosted_zone_name_servers = None
         if settings.role == "primary":
             zone = PublicZone(
@@ -295,6 +301,7 @@ class Region(pulumi.ComponentResource):
                 traces_bucket_arn=data_stores.bucket_arns["traces"],
                 postgres_identifiers=data_stores.postgres_identifiers,
                 postgres_primary_is_replica=data_stores.postgres_is_replica,
+                peer_health_urls=self._peer_health_urls(primary, targets),
                 cache_node_ids=data_stores.cache_node_ids,
                 protect=settings.is_prod,
             ),
@@ -302,7 +309,7 @@ class Region(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[security, data_stores]),
         )
 
-        self._multi_region(primary, keys, data_stores, security)
+        self._multi_region(primary, targets, keys, data_stores, security)
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -347,9 +354,29 @@ class Region(pulumi.ComponentResource):
             cache=cache,
         )
 
+    def _peer_health_urls(
+        self,
+        primary: PrimaryOutputs | None,
+        targets: pulumi.Output[list[ReplicationTarget]] | None,
+    ) -> pulumi.Output[list[str]] | None:
+        """The regions this one watches: a secondary its primary, the primary its secondaries."""
+        multi = self._settings.multi_region
+        if multi is None:
+            return None
+        regions: pulumi.Output[list[str]]
+        if primary is not None:
+            regions = primary.region.apply(lambda region: [region])
+        elif targets is not None:
+            regions = targets.apply(lambda ts: [t.region for t in ts])
+        else:
+            return None
+        hostname, path = self._settings.api_hostname, multi.health_check_path
+        return regions.apply(lambda rs: [health_url(hostname, r, path) for r in rs])
+
     def _multi_region(
         self,
         primary: PrimaryOutputs | None,
+        targets: pulumi.Output[list[ReplicationTarget]] | None,
         keys: Keys,
         data_stores: DataStores,
         security: Security,
@@ -391,16 +418,14 @@ class Region(pulumi.ComponentResource):
                     kms_key_arn=v[0],
                 ).to_output()
             )
-        if multi.secondary_stacks:
+        if targets is not None:
             BucketReplication(
                 f"{name}-replication",
                 BucketReplicationArgs(
                     account=self._account,
                     sources={p: data_stores.buckets[p] for p in REPLICATED_BUCKETS},
                     source_key_arn=keys.s3_key_arn,
-                    targets=read_replication_targets(
-                        f"{name}-secondary", multi.secondary_stacks, parent=self
-                    ),
+                    targets=targets,
                     secondary_stacks=multi.secondary_stacks,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),

@@ -45,6 +45,11 @@ def regional_hostname(api_hostname: str, region: str) -> str:
     return f"{label}-{region}.{domain}"
 
 
+def health_url(api_hostname: str, region: str, path: str) -> str:
+    """What the health check (and the other regions' probes) request of one region."""
+    return f"https://{regional_hostname(api_hostname, region)}{path}"
+
+
 class GlobalRouting(pulumi.ComponentResource):
     regional_hostname: str
     health_check_id: pulumi.Output[str]

@@ -673,6 +673,8 @@ class OpenSearchSettings(_Model):
 
 class ObservabilitySettings(_Model):
     kube_prometheus_stack_chart_version: ChartVersion = "79.5.0"
+    # Probes the other regions' health endpoints in multi-region stacks.
+    blackbox_exporter_chart_version: ChartVersion = "11.17.2"
     fluent_bit_chart_version: ChartVersion = "0.54.0"
     otel_collector_chart_version: ChartVersion = "0.140.0"
     tempo_chart_version: ChartVersion = "1.24.0"

@@ -464,6 +464,50 @@ def test_single_region_stacks_have_no_global_routing(
     assert not [r for r in plan.reads if r.type == STACK_REFERENCE]
 
 
+PROBE = "kubernetes:monitoring.coreos.com/v1:Probe"
+
+
+@pytest.mark.parametrize(
+    ("stack", "watched"),
+    [
+        (PRIMARY, ["us-west-2", "eu-west-1"]),
+        ("prod-us-west-2", ["us-east-1"]),
+        ("prod-eu-west-1", ["us-east-1"]),
+    ],
+)
+def test_regions_watch_each_other_so_a_dead_region_still_pages(
+    plan_of: Callable[[str], Plan], stack: str, watched: list[str]
+) -> None:
+    plan = plan_of(stack)
+    (probe,) = plan.by_type(PROBE)
+    spec = probe.inputs["spec"]
+    assert spec["targets"]["staticConfig"]["static"] == [
+        f"https://api-{region}.greenlang.ai/healthz" for region in watched
+    ]
+    assert spec["jobName"] == "peer-regions" and spec["module"] == "http_2xx"
+    assert probe.inputs["metadata"]["namespace"] == "monitoring"
+    exporter = by_name(plan, "kubernetes:helm.sh/v3:Release")[
+        f"{stack}-observability-blackbox-exporter"
+    ]
+    assert spec["prober"]["url"].startswith(
+        f"{exporter.inputs['values']['fullnameOverride']}.monitoring.svc:"
+    )
+    security = exporter.inputs["values"]["securityContext"]
+    assert security["runAsNonRoot"] and not security["allowPrivilegeEscalation"]
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    rules = [r for r in plan.resources if r.name == f"{stack}-observability-rules-regions"]
+    (alert,) = rules[0].inputs["spec"]["groups"][0]["rules"]
+    assert alert["alert"] == "RegionUnreachable" and alert["labels"]["severity"] == "critical"
+    assert 'job="peer-regions"' in alert["expr"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_single_region_stacks_probe_no_peers(plan_of: Callable[[str], Plan], stack: str) -> None:
+    plan = plan_of(stack)
+    assert not plan.by_type(PROBE)
+    assert f"{stack}-observability-rules-regions" not in {r.name for r in plan.resources}
+
+
 # -- cache and audit trail ------------------------------------------------------------
 
 

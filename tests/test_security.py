@@ -300,6 +300,7 @@ CRD_KINDS = {
     "ExternalSecret",
     "PrometheusRule",
     "ServiceMonitor",
+    "Probe",
 }
 
 
