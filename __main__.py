@@ -55,7 +55,7 @@ pulumi.export("applicationSecretArns", data.application_secret_arns)
 pulumi.export("keyArns", region.keys.arns)
 
 # Multi-region contract (components/crossstack.py): what the other regions' stacks read.
-if region.hosted_zone_name_servers is not None:
+if settings.role == "primary":
     pulumi.export(crossstack.HOSTED_ZONE_ID, region.hosted_zone_id)
     # Delegate the domain to these at the registrar when the zone was created here.
     pulumi.export("hostedZoneNameServers", region.hosted_zone_name_servers)

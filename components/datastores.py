@@ -537,21 +537,28 @@ class DataStores(pulumi.ComponentResource):
             protect=args.protect,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        specs = {
-            "artifacts": BucketSpec(
-                purpose="artifacts",
-                bucket_name=names["artifacts"],
+
+        def encrypted(purpose: str, lifecycle: Lifecycle, **extra: Any) -> BucketSpec:
+            """SSE-KMS with the S3 key, access-logged: every bucket but the log target."""
+            return BucketSpec(
+                purpose=purpose,
+                bucket_name=names[purpose],
                 kms_key_arn=args.s3_key_arn,
+                lifecycle=lifecycle,
+                log_target=access_logs.bucket_name,
+                **extra,
+            )
+
+        specs = {
+            "artifacts": encrypted(
+                "artifacts",
                 lifecycle=Lifecycle(
                     noncurrent_expire_days=storage.noncurrent_version_expire_days,
                     transitions=(Transition(30, "INTELLIGENT_TIERING"),),
                 ),
-                log_target=access_logs.bucket_name,
             ),
-            "audit-logs": BucketSpec(
-                purpose="audit-logs",
-                bucket_name=names["audit-logs"],
-                kms_key_arn=args.s3_key_arn,
+            "audit-logs": encrypted(
+                "audit-logs",
                 # Locked versions cannot expire before their retention anyway.
                 lifecycle=Lifecycle(
                     noncurrent_expire_days=storage.audit_retention_days + 1,
@@ -561,15 +568,12 @@ class DataStores(pulumi.ComponentResource):
                     ),
                 ),
                 object_lock=ObjectLock(args.audit_lock_mode, storage.audit_retention_days),
-                log_target=access_logs.bucket_name,
                 extra_statements=pulumi.Output.all(arns["audit-logs"], trail_arn, account).apply(
                     lambda v: cloudtrail_delivery_statements(v[0], v[1], v[2])
                 ),
             ),
-            "backups": BucketSpec(
-                purpose="backups",
-                bucket_name=names["backups"],
-                kms_key_arn=args.s3_key_arn,
+            "backups": encrypted(
+                "backups",
                 lifecycle=Lifecycle(
                     noncurrent_expire_days=storage.noncurrent_version_expire_days,
                     transitions=(
@@ -578,20 +582,16 @@ class DataStores(pulumi.ComponentResource):
                     ),
                     expire_days=storage.backups_expire_after_days,
                 ),
-                log_target=access_logs.bucket_name,
             ),
             # Traces are high-volume and short-lived: apart from backups so that backup
             # lifecycle and cross-region replication never carry them.
-            "traces": BucketSpec(
-                purpose="traces",
-                bucket_name=names["traces"],
-                kms_key_arn=args.s3_key_arn,
+            "traces": encrypted(
+                "traces",
                 lifecycle=Lifecycle(
                     # Tempo's compactor deletes expired blocks; keep no old versions.
                     noncurrent_expire_days=1,
                     expire_days=storage.traces_retention_days + 1,
                 ),
-                log_target=access_logs.bucket_name,
             ),
         }
         secured = {"access-logs": access_logs}

@@ -19,7 +19,7 @@ from components.crossstack import ReplicationTarget
 from components.settings import SettingsError, load_settings
 from tests.conftest import REGIONS, STACKS, by_name, synth_with, with_overrides
 from tools.references import from_stack_files
-from tools.stackconfig import load_stack_config
+from tools.stackconfig import load_stack_config, stack_settings
 from tools.synth import ROOT, Plan, SynthError, synth_config
 
 PRIMARY = "prod"
@@ -33,13 +33,7 @@ STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def settings_of(stack: str) -> Any:
-    config = load_stack_config(ROOT, stack)
-    values = {
-        k.removeprefix("agent-factory:"): v
-        for k, v in config.values.items()
-        if k.startswith("agent-factory:")
-    }
-    return load_settings(stack, config.get("aws:region"), values)
+    return stack_settings(ROOT, stack)
 
 
 def raw(environment: str = "prod", **objects: Any) -> dict[str, Any]:

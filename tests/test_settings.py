@@ -11,7 +11,7 @@ import pytest
 from components.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
 from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
-from tools.stackconfig import load_stack_config
+from tools.stackconfig import stack_settings as settings_of_stack
 from tools.synth import ROOT
 
 BASE = {"environment": "prod", "team": "platform-sre", "costCenter": "agent-factory"}
@@ -22,10 +22,7 @@ def load(**overrides: Any) -> Any:
 
 
 def stack_settings(stack: str) -> Any:
-    config = load_stack_config(ROOT, stack)
-    prefix = "agent-factory:"
-    values = {k.removeprefix(prefix): v for k, v in config.values.items() if k.startswith(prefix)}
-    return load_settings(stack, config.get("aws:region"), values)
+    return settings_of_stack(ROOT, stack)
 
 
 def test_defaults_are_the_seed_production_shape() -> None:

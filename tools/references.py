@@ -14,21 +14,11 @@ from typing import Any
 
 from components import crossstack
 from components.datastores import bucket_name
-from components.settings import PROJECT, Settings, load_settings
+from components.settings import PROJECT, Settings
 from tools.mocks import ACCOUNT_ID, PARTITION, hosted_zone_id, kms_key_arn, stable_hex
-from tools.stackconfig import StackConfigError, load_stack_config
+from tools.stackconfig import StackConfigError, stack_settings
 
 Outputs = dict[str, Any]
-
-
-def _settings(root: Path, stack: str) -> Settings | None:
-    try:
-        config = load_stack_config(root, stack)
-    except StackConfigError:
-        return None
-    prefix = f"{config.project}:"
-    values = {k.removeprefix(prefix): v for k, v in config.values.items() if k.startswith(prefix)}
-    return load_settings(stack, config.get("aws:region"), values)
 
 
 def outputs_of(settings: Settings) -> Outputs:
@@ -66,7 +56,10 @@ def from_stack_files(root: Path) -> Callable[[str], Outputs | None]:
     """Outputs by qualified stack name (organization/project/stack)."""
 
     def outputs(qualified: str) -> Outputs | None:
-        settings = _settings(root, qualified.rsplit("/", 1)[-1])
-        return None if settings is None else outputs_of(settings)
+        try:
+            settings = stack_settings(root, qualified.rsplit("/", 1)[-1])
+        except StackConfigError:
+            return None
+        return outputs_of(settings)
 
     return outputs

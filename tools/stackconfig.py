@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from components.settings import Settings, load_settings
+
 SECRET_PLACEHOLDER = "[secret]"
 
 
@@ -27,6 +29,11 @@ class StackConfig:
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
+
+    def project_values(self) -> dict[str, str]:
+        """The project's own keys without their namespace, as the settings model takes them."""
+        prefix = f"{self.project}:"
+        return {k.removeprefix(prefix): v for k, v in self.values.items() if k.startswith(prefix)}
 
 
 def available_stacks(root: Path) -> list[str]:
@@ -78,3 +85,9 @@ def load_stack_config(root: Path, stack: str) -> StackConfig:
         else:
             values[full_key] = _encode(value)
     return StackConfig(project, stack, values, tuple(secret_keys))
+
+
+def stack_settings(root: Path, stack: str) -> Settings:
+    """The validated settings of ``Pulumi.<stack>.yaml``, as the program would build them."""
+    config = load_stack_config(root, stack)
+    return load_settings(stack, config.get("aws:region"), config.project_values())
