@@ -785,6 +785,9 @@ class Settings(_Model):
     environment: Literal["dev", "staging", "prod"]
     team: str
     cost_center: str
+    # The AWS account this stack deploys into, by name: stacks that share one must not
+    # share account-global names (IAM, S3) or per-region singletons (GuardDuty).
+    account: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
     network: NetworkSettings = NetworkSettings()
     cluster: ClusterSettings = ClusterSettings()
     node_pools: dict[str, NodePoolSettings]
@@ -898,6 +901,11 @@ class Settings(_Model):
         return "COMPLIANCE" if self.is_prod else "GOVERNANCE"
 
     @property
+    def max_node_count(self) -> int:
+        """Nodes the pools can reach together: DaemonSets run one pod on each."""
+        return sum(pool.max_size for pool in self.node_pools.values())
+
+    @property
     def nat_gateway_count(self) -> int:
         return 1 if self.network.nat_gateways == "single" else self.network.az_count
 
@@ -934,7 +942,7 @@ _OBJECT_KEYS = (
     "observability",
     "multiRegion",
 )
-_SCALAR_KEYS = ("environment", "team", "costCenter")
+_SCALAR_KEYS = ("environment", "team", "costCenter", "account")
 
 
 def _format_error(exc: ValidationError) -> str:

@@ -38,7 +38,12 @@ def settings_of(stack: str) -> Any:
 
 def raw(environment: str = "prod", **objects: Any) -> dict[str, Any]:
     """Config values as Pulumi hands them to the program (objects JSON-encoded)."""
-    values = {"environment": environment, "team": "platform-sre", "costCenter": "agent-factory"}
+    values = {
+        "environment": environment,
+        "team": "platform-sre",
+        "costCenter": "agent-factory",
+        "account": environment,
+    }
     return values | {key: json.dumps(value) for key, value in objects.items()}
 
 

@@ -14,7 +14,12 @@ from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
 from tools.stackconfig import stack_settings as settings_of_stack
 from tools.synth import ROOT
 
-BASE = {"environment": "prod", "team": "platform-sre", "costCenter": "agent-factory"}
+BASE = {
+    "environment": "prod",
+    "team": "platform-sre",
+    "costCenter": "agent-factory",
+    "account": "prod",
+}
 
 
 def load(**overrides: Any) -> Any:
