@@ -10,7 +10,7 @@ from __future__ import annotations
 from components.footprint import Resources
 
 NODE_EXPORTER = Resources("50m", "64Mi", "250m", "128Mi")
-FLUENT_BIT = Resources("100m", "128Mi", "500m", "256Mi")
+FLUENT_BIT = Resources("100m", "128Mi", "500m", "512Mi")
 
 
 def _millicores(quantity: str) -> int:

@@ -28,6 +28,7 @@ CERT_MANAGER_REPO = "https://charts.jetstack.io"
 EXTERNAL_SECRETS_REPO = "https://charts.external-secrets.io"
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 WILDCARD_SECRET = "wildcard-tls"
+SECRET_STORE = "aws-secrets-manager"
 LB = "service.beta.kubernetes.io/aws-load-balancer"
 # The database user agents log in as with IAM authentication (rds-db:connect).
 DATABASE_USER = "agent_factory"
@@ -247,6 +248,9 @@ class Security(pulumi.ComponentResource):
             for spec in platform_namespaces(settings)
         }
         self.namespaces = {ns: f.namespace for ns, f in fenced.items()}
+        # Objects other components put into these namespaces wait for them (a child does
+        # not inherit its component's depends_on).
+        self.fenced_namespaces = fenced
         self._fenced = fenced
         self._rbac()
         self.service_account_roles = self._service_accounts()
@@ -254,7 +258,8 @@ class Security(pulumi.ComponentResource):
         ingress = self._ingress_nginx()
         self.ingress_hostname = self._ingress_hostname(ingress)
         self.cluster_issuer = self._cert_manager(ingress)
-        self.cluster_secret_store = self._external_secrets()
+        self.secret_store = self._external_secrets()
+        self.cluster_secret_store = SECRET_STORE
         self.ingress_class = "nginx"
         self._account_guards()
         self.register_outputs(
@@ -661,7 +666,8 @@ class Security(pulumi.ComponentResource):
 
     # -- secrets delivery ------------------------------------------------------------
 
-    def _external_secrets(self) -> str:
+    def _external_secrets(self) -> k8s.apiextensions.CustomResource:
+        """The ClusterSecretStore; an ExternalSecret that waits for it also waits for the CRDs."""
         args, settings = self._args, self._args.settings
         account = args.account
         scope = pulumi.Output.all(
@@ -735,8 +741,8 @@ class Security(pulumi.ComponentResource):
             },
             opts=self._in("external-secrets"),
         )
-        store = "aws-secrets-manager"
-        k8s.apiextensions.CustomResource(
+        store = SECRET_STORE
+        return k8s.apiextensions.CustomResource(
             f"{self._name}-cluster-secret-store",
             api_version="external-secrets.io/v1",
             kind="ClusterSecretStore",
@@ -761,7 +767,6 @@ class Security(pulumi.ComponentResource):
                 parent=self, provider=args.k8s_provider, depends_on=[release]
             ),
         )
-        return store
 
     # -- account guards --------------------------------------------------------------
 
