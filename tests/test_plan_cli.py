@@ -41,6 +41,19 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         ("kubernetes:core/v1:Service", "ingress-nginx/ingress-nginx-controller"),
     }
     assert "> pulumi:pulumi:StackReference" in printed
+    checks = document["checks"]
+    assert checks["findings"] == []
+    # Every check looked at something; global names were compared with both secondaries.
+    assert set(checks["examined"]) == {
+        "quota",
+        "footprint",
+        "scrape",
+        "secret-value",
+        "order",
+        "global-name",
+    }
+    assert all(count > 0 for count in checks["examined"].values()), checks["examined"]
+    assert "checks: no findings" in printed
     policy = document["policy"]
     assert policy["rules"] >= 40
     assert policy["checked"] == len(document["resources"])
@@ -91,6 +104,7 @@ def test_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     root = _project_copy(
         tmp_path,
         "config:\n  aws:region: us-east-1\n  agent-factory:environment: prod\n"
+        "  agent-factory:account: prod\n"
         "  agent-factory:nodePools:\n    worker: {minSize: 80}\n",
     )
     result = subprocess.run(
@@ -105,3 +119,23 @@ def test_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == ["error: agent-factory:nodePools.worker.minSize: 80 is greater than maxSize 50"]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_failed_check_exits_1_and_names_the_clash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dev's twin in dev's account and region: GuardDuty allows one detector there."""
+    dev = (ROOT / "Pulumi.dev.yaml").read_text()
+    root = _project_copy(tmp_path, dev.replace("vpcCidr: 10.10.0.0/16", "vpcCidr: 10.11.0.0/16"))
+    shutil.copy(ROOT / "Pulumi.dev.yaml", root / "Pulumi.dev.yaml")
+    out = tmp_path / "plan.json"
+    assert main(["broken", "--no-policy", "--json", str(out)], root=root) == 1
+    findings = json.loads(out.read_text())["checks"]["findings"]
+    assert {(f["check"], f["message"]) for f in findings} >= {
+        (
+            "global-name",
+            "Detector (singleton) is created by broken, dev: the name is unique per region, "
+            "so the second pulumi up fails",
+        )
+    }
+    assert "Detector (singleton)" in capsys.readouterr().out

@@ -8,8 +8,10 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import ENVIRONMENTS, REGIONS, STACKS, ancestors, synth_with
+from tools.checks import StackPlan, check_global_names, run_checks
 from tools.gate import run_gate
-from tools.synth import Plan
+from tools.stackconfig import stack_settings
+from tools.synth import ROOT, Plan
 
 COMPONENTS = {
     "agentfactory:platform:Region": 1,
@@ -121,3 +123,30 @@ def test_missing_default_tag_fails_the_gate() -> None:
     mandatory = run_gate(plan).mandatory
     assert {v.rule for v in mandatory} == {"aws-mandatory-tags"}
     assert all("Team" in v.message for v in mandatory)
+
+
+def _stack_plan(plan_of: Callable[[str], Plan], stack: str) -> StackPlan:
+    settings = stack_settings(ROOT, stack)
+    return StackPlan(plan_of(stack), settings.account, settings.region)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_passes_the_admission_and_wiring_checks(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    account = stack_settings(ROOT, stack).account
+    peers = [
+        _stack_plan(plan_of, other)
+        for other in STACKS
+        if stack_settings(ROOT, other).account == account
+    ]
+    result = run_checks(plan_of(stack), peers)
+    assert [f.message for f in result.findings] == []
+    assert result.examined["quota"] > 0 and result.examined["order"] > 0
+
+
+def test_physical_names_are_unique_across_every_stack(plan_of: Callable[[str], Plan]) -> None:
+    """S3 bucket names are unique in all of AWS, not only in one account."""
+    findings, examined = check_global_names([_stack_plan(plan_of, s) for s in STACKS])
+    assert examined > 100
+    assert [f.message for f in findings] == []

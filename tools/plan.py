@@ -1,6 +1,8 @@
 """``python -m tools.plan <stack> [--json PATH]``: an offline ``pulumi preview``.
 
-Prints the component tree and a summary by type. Exit codes: 0 ok, 2 unknown stack or
+Prints the component tree and a summary by type, the policy gate's verdicts, and the
+admission and wiring checks (:mod:`tools.checks`) with the stack's prerequisites.
+Exit codes: 0 ok, 1 a mandatory policy violation or a failed check, 2 unknown stack or
 bad config (one line, no traceback).
 """
 
@@ -16,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from tools.checks import ChecksResult, StackPlan, run_checks
 from tools.gate import GateError, GateResult, run_gate
-from tools.stackconfig import StackConfigError, available_stacks
+from tools.stackconfig import StackConfigError, available_stacks, stack_settings
 from tools.synth import ROOT, Plan, PlannedRead, PlannedResource, SynthError, synth
 
 EXIT_OK = 0
@@ -86,10 +89,60 @@ def render_policy(result: GateResult) -> Table | str:
     return table
 
 
-def write_json(plan: Plan, path: Path, policy: GateResult | None = None) -> None:
+def render_checks(result: ChecksResult) -> Table | str:
+    examined = ", ".join(f"{name} {count}" for name, count in sorted(result.examined.items()))
+    if not result.findings:
+        return f"[green]checks: no findings ({examined})[/green]"
+    table = Table(title=f"checks: {len(result.findings)} finding(s) ({examined})")
+    table.add_column("check")
+    table.add_column("finding")
+    for finding in sorted(result.findings, key=lambda f: (f.check, f.message)):
+        table.add_row(finding.check, f"[red]{finding.message}[/red]")
+    return table
+
+
+def render_prerequisites(result: ChecksResult) -> Table | None:
+    if not result.prerequisites:
+        return None
+    table = Table(title="prerequisites: set these before the first pulumi up")
+    table.add_column("what")
+    table.add_column("how")
+    for item in result.prerequisites:
+        table.add_row(str(item["what"]), str(item["how"]))
+    return table
+
+
+def account_peers(plan: Plan, root: Path) -> list[StackPlan]:
+    """This stack and every other stack deploying into its AWS account, synthesized.
+
+    Raises :class:`SynthError` naming the peer when one cannot be synthesized.
+    """
+    own = stack_settings(root, plan.stack)
+    peers = [StackPlan(plan, own.account, own.region)]
+    for stack in available_stacks(root):
+        if stack == plan.stack:
+            continue
+        settings = stack_settings(root, stack)
+        if settings.account != own.account:
+            continue
+        try:
+            peers.append(StackPlan(synth(stack, root), settings.account, settings.region))
+        except SynthError as exc:
+            raise SynthError(f"stack {stack} (same account {own.account}): {exc}") from None
+    return peers
+
+
+def write_json(
+    plan: Plan,
+    path: Path,
+    policy: GateResult | None = None,
+    checks: ChecksResult | None = None,
+) -> None:
     document = plan.to_json()
     if policy is not None:
         document["policy"] = policy.to_json()
+    if checks is not None:
+        document["checks"] = checks.to_json()
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
@@ -123,10 +176,19 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
             error_console.print(f"[red]error:[/red] {exc}", highlight=False)
             return EXIT_USAGE
         console.print(render_policy(result))
+    try:
+        checks = run_checks(plan, account_peers(plan, root))
+    except (StackConfigError, SynthError) as exc:
+        error_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return EXIT_USAGE
+    console.print(render_checks(checks))
+    prerequisites = render_prerequisites(checks)
+    if prerequisites is not None:
+        console.print(prerequisites)
     if args.json:
-        write_json(plan, args.json, result)
+        write_json(plan, args.json, result, checks)
         console.print(f"plan written to {args.json}")
-    if result is not None and result.mandatory:
+    if (result is not None and result.mandatory) or checks.findings:
         return EXIT_POLICY
     return EXIT_OK
 

@@ -55,6 +55,8 @@ class PlannedResource:
     retain_on_delete: bool = False
     # Previous identities (alias specs as the engine receives them): renames keep state.
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # What a component registered with register_outputs (footprints, prerequisites).
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -258,6 +260,9 @@ def synth_config(
         loop.close()
         settings.set_root_resource(None)  # type: ignore[arg-type]
 
+    for resource in monitor.planned:
+        if not resource.custom:
+            resource.outputs = monitor.registered_outputs.get(resource.urn, {})
     stack_urn = monitor.make_urn("", STACK_TYPE, f"{config.project}-{config.stack}")
     return Plan(
         stack=config.stack,
