@@ -30,6 +30,12 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.addressing import AddressingError, SubnetPlan, plan_subnets
+from components.offerings import (
+    check_instance_type,
+    check_region,
+    check_service_class,
+    is_graviton,
+)
 
 PROJECT = "agent-factory"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -44,7 +50,6 @@ LOG_RETENTION_DAYS = (
 # 2026-12-02); bump together with the cluster-autoscaler image tag.
 KUBERNETES_VERSION = "1.35"
 
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
 _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _K8S_VERSION = re.compile(r"^1\.(\d+)$")
@@ -260,8 +265,10 @@ class NodePoolSettings(_Model):
     @classmethod
     def _check_types(cls, value: list[str]) -> list[str]:
         for instance_type in value:
-            if not _INSTANCE_TYPE.match(instance_type):
-                raise ValueError(f"'{instance_type}' is not an EC2 instance type like m6i.xlarge")
+            check_instance_type(instance_type)
+            if is_graviton(instance_type):
+                # The pools' launch templates use the AL2023 x86_64 AMI.
+                raise ValueError(f"'{instance_type}' is arm64 (Graviton); pools run x86_64 nodes")
         return value
 
     @field_validator("labels")
@@ -354,9 +361,8 @@ def _seed_node_pools() -> dict[str, dict[str, Any]]:
 
 
 _ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?(\.\d+)?$")
-_DB_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-_CACHE_NODE = re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
-_KAFKA_BROKER = re.compile(r"^kafka\.[a-z0-9]+\.[a-z0-9]+$")
+# Majors RDS offers for PostgreSQL (13 reached end of standard support in 2026).
+POSTGRES_MAJORS = (14, 15, 16, 17, 18)
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -386,16 +392,20 @@ class PostgresSettings(_Model):
     @field_validator("engine_version")
     @classmethod
     def _check_version(cls, value: str) -> str:
-        if not _ENGINE_VERSION.match(value):
+        match = _ENGINE_VERSION.match(value)
+        if not match:
             raise ValueError(f"'{value}' is not a PostgreSQL version like 18 or 18.1")
+        if int(match.group(1)) not in POSTGRES_MAJORS:
+            raise ValueError(
+                f"PostgreSQL {value} is not offered by RDS; majors "
+                f"{POSTGRES_MAJORS[0]}-{POSTGRES_MAJORS[-1]}"
+            )
         return value
 
     @field_validator("instance_class", "replica_instance_class")
     @classmethod
     def _check_class(cls, value: str) -> str:
-        if not _DB_CLASS.match(value):
-            raise ValueError(f"'{value}' is not an RDS instance class like db.r6g.xlarge")
-        return value
+        return check_service_class(value, "db", "RDS instance class", "db.r6g.xlarge")
 
     @model_validator(mode="after")
     def _check_storage(self) -> PostgresSettings:
@@ -431,9 +441,7 @@ class CacheSettings(_Model):
     @field_validator("node_type")
     @classmethod
     def _check_node(cls, value: str) -> str:
-        if not _CACHE_NODE.match(value):
-            raise ValueError(f"'{value}' is not an ElastiCache node type like cache.r7g.large")
-        return value
+        return check_service_class(value, "cache", "ElastiCache node type", "cache.r7g.large")
 
     @model_validator(mode="after")
     def _check_engine(self) -> CacheSettings:
@@ -504,9 +512,7 @@ class KafkaSettings(_Model):
     @field_validator("broker_instance_type")
     @classmethod
     def _check_broker(cls, value: str) -> str:
-        if not _KAFKA_BROKER.match(value):
-            raise ValueError(f"'{value}' is not an MSK broker type like kafka.m7g.large")
-        return value
+        return check_service_class(value, "kafka", "MSK broker type", "kafka.m7g.large")
 
 
 class DataStoresSettings(_Model):
@@ -800,9 +806,7 @@ class Settings(_Model):
     @field_validator("region")
     @classmethod
     def _check_region(cls, value: str) -> str:
-        if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", value):
-            raise ValueError(f"'{value}' is not an AWS region like us-east-1")
-        return value
+        return check_region(value)
 
     @field_validator("node_pools")
     @classmethod
@@ -828,6 +832,12 @@ class Settings(_Model):
             self.network.subnets  # noqa: B018 - validates that the layout fits
         except AddressingError as exc:
             raise _KeyedError("network.subnetPrefixLengths", str(exc)) from None
+        zones = self.network.availability_zones or []
+        foreign = [zone for zone in zones if not re.fullmatch(rf"{self.region}[a-z]", zone)]
+        if foreign:
+            raise _KeyedError(
+                "network.availabilityZones", f"{foreign} are not zones of {self.region}"
+            )
         self._check_multi_region()
         return self
 
@@ -967,6 +977,11 @@ def _format_error(exc: ValidationError) -> str:
     return f"agent-factory:{key}: {message}"
 
 
+# The stack name is part of bucket, domain and cluster names; the tightest limit wins.
+MAX_STACK_NAME = 20
+_DERIVED_FROM_STACK = re.compile(rf"^[a-z][a-z0-9-]{{0,{MAX_STACK_NAME - 1}}}$")
+
+
 def load_settings(stack: str, region: str | None, values: Mapping[str, Any]) -> Settings:
     """Build and validate settings from raw config ``values`` (project keys, no namespace).
 
@@ -987,6 +1002,11 @@ def load_settings(stack: str, region: str | None, values: Mapping[str, Any]) -> 
             raise SettingsError(f"agent-factory:{key}: unknown key (check Pulumi.yaml)")
         raw[key] = value
 
+    if not _DERIVED_FROM_STACK.match(stack):
+        raise SettingsError(
+            f"stack '{stack}': names derived from it need 1-{MAX_STACK_NAME} lowercase letters, "
+            "digits or '-' (the OpenSearch domain af-<stack>-logs allows 28 characters)"
+        )
     if region is None:
         raise SettingsError("aws:region: is required (set it in Pulumi.<stack>.yaml)")
     environment = raw.get("environment")

@@ -139,3 +139,67 @@ def test_a_failed_check_exits_1_and_names_the_clash(
         )
     }
     assert "Detector (singleton)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("stack_yaml", "line"),
+    [
+        (
+            "config:\n  aws:region: us-east-1\n  aws:region: us-west-2\n",
+            "error: Pulumi.broken.yaml: line 3: key 'aws:region' given twice",
+        ),
+        ("- aws:region\n- us-east-1\n", "error: Pulumi.broken.yaml: must be a mapping, got list"),
+        ("config: [1, 2]\n", "error: Pulumi.broken.yaml: config must be a mapping of key to value"),
+        ("config:\n  1: us-east-1\n", "error: Pulumi.broken.yaml: config key 1 must be a string"),
+    ],
+)
+def test_malformed_stack_files_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack_yaml: str, line: str
+) -> None:
+    root = _project_copy(tmp_path, stack_yaml)
+    assert main(["broken", "--no-policy"], root=root) == 2
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_an_unwritable_json_path_exits_2_before_synthesizing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-dir" / "plan.json"
+    assert main(["dev", "--json", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert (
+        captured.err.strip()
+        == f"error: --json {missing}: directory {missing.parent} does not exist"
+    )
+    assert "resources to create" not in captured.out
+
+
+def test_an_internal_failure_exits_3_with_one_line_and_debug_shows_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(stack: str, root: Path) -> None:
+        raise KeyError("eksCluster")
+
+    monkeypatch.setattr("tools.plan.synth", broken)
+    assert main(["dev"]) == 3
+    assert capsys.readouterr().err.strip() == (
+        "internal error: KeyError: 'eksCluster' (run again with --debug for the traceback)"
+    )
+    with pytest.raises(KeyError):
+        main(["dev", "--debug"])
+
+
+def test_a_broken_peer_stack_is_named_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Multi-region: the error is about the peer, not the stack being previewed."""
+    root = _project_copy(tmp_path, (ROOT / "Pulumi.prod.yaml").read_text())
+    (root / "Pulumi.broken.yaml").rename(root / "Pulumi.prod.yaml")
+    shutil.copy(ROOT / "Pulumi.prod-us-west-2.yaml", root / "Pulumi.prod-us-west-2.yaml")
+    peer = (ROOT / "Pulumi.prod-eu-west-1.yaml").read_text()
+    (root / "Pulumi.prod-eu-west-1.yaml").write_text(peer.replace("10.2.0.0/16", "10.2.0.0/33"))
+    assert main(["prod", "--no-policy"], root=root) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: referenced stack prod-eu-west-1: agent-factory:network.vpcCidr: '10.2.0.0/33' "
+        "is not an IPv4 CIDR block ('33' is not a valid netmask)"
+    ]

@@ -228,7 +228,60 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "dataStores.applicationSecrets",
         "lowercase",
     ),
+    # Values AWS would reject, caught at load from the SDK's own enums.
+    (
+        {"nodePools": {"worker": {"instanceTypes": ["m6i.huge"]}}},
+        "nodePools.worker.instanceTypes",
+        "'m6i.huge' is not an EC2 instance type",
+    ),
+    (
+        {"nodePools": {"system": {"instanceTypes": ["m7g.xlarge"]}}},
+        "nodePools.system.instanceTypes",
+        "arm64 (Graviton); pools run x86_64 nodes",
+    ),
+    (
+        {"dataStores": {"postgres": {"instanceClass": "db.r6g.huge"}}},
+        "dataStores.postgres.instanceClass",
+        "'db.r6g.huge' is not an RDS instance class AWS offers",
+    ),
+    (
+        {"dataStores": {"postgres": {"engineVersion": "9.6"}}},
+        "dataStores.postgres.engineVersion",
+        "PostgreSQL 9.6 is not offered by RDS; majors 14-18",
+    ),
+    (
+        {"dataStores": {"cache": {"nodeType": "cache.m6i.mega"}}},
+        "dataStores.cache.nodeType",
+        "not an ElastiCache node type AWS offers",
+    ),
+    (
+        {"dataStores": {"kafka": {"brokerInstanceType": "kafka.x9.large"}}},
+        "dataStores.kafka.brokerInstanceType",
+        "not an MSK broker type AWS offers",
+    ),
+    (
+        {"network": {"availabilityZones": ["us-west-2a", "us-west-2b", "us-west-2c"]}},
+        "network.availabilityZones",
+        "['us-west-2a', 'us-west-2b', 'us-west-2c'] are not zones of us-east-1",
+    ),
 ]
+
+
+@pytest.mark.parametrize("instance_class", ["db.r7g.large", "db.r6g.2xlarge", "db.t4g.medium"])
+def test_rds_classes_newer_than_the_sdk_enum_are_accepted(instance_class: str) -> None:
+    """The SDK's RDS enum has no db.r7g: an existing EC2 type behind db. is enough."""
+    postgres = load(dataStores={"postgres": {"instanceClass": instance_class}}).data_stores
+    assert postgres.postgres.instance_class == instance_class
+
+
+@pytest.mark.parametrize("stack", ["Prod", "a-stack-name-far-too-long-for-names", "9lives"])
+def test_stack_names_that_break_derived_names_are_rejected(stack: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(stack, "us-east-1", BASE)
+    assert str(caught.value) == (
+        f"stack '{stack}': names derived from it need 1-20 lowercase letters, digits or '-' "
+        "(the OpenSearch domain af-<stack>-logs allows 28 characters)"
+    )
 
 
 @pytest.mark.parametrize(("overrides", "key", "fragment"), INVALID)

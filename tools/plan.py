@@ -2,14 +2,17 @@
 
 Prints the component tree and a summary by type, the policy gate's verdicts, and the
 admission and wiring checks (:mod:`tools.checks`) with the stack's prerequisites.
-Exit codes: 0 ok, 1 a mandatory policy violation or a failed check, 2 unknown stack or
-bad config (one line, no traceback).
+Exit codes: 0 ok, 1 a mandatory policy violation or a failed check, 2 a bad input
+(unknown stack, stack file, config value, policy config, --json path), 3 an internal
+failure of the tool or the pack. Every error is one line on stderr; ``--debug`` shows the
+traceback of an internal failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,6 +29,7 @@ from tools.synth import ROOT, Plan, PlannedRead, PlannedResource, SynthError, sy
 EXIT_OK = 0
 EXIT_POLICY = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3
 
 
 def render_tree(plan: Plan) -> Tree:
@@ -146,6 +150,46 @@ def write_json(
     path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
+class UsageError(ValueError):
+    """A bad input: the message is one line for the user."""
+
+
+def _writable(path: Path | None) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"--json {path}: is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"--json {path}: directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--json {path}: not writable")
+
+
+def _preview(args: argparse.Namespace, root: Path, console: Console) -> int:
+    _writable(args.json)
+    plan = synth(args.stack, root)
+    console.print(render_tree(plan))
+    console.print(render_summary(plan))
+    result: GateResult | None = None
+    if not args.no_policy:
+        result = run_gate(plan)
+        console.print(render_policy(result))
+    checks = run_checks(plan, account_peers(plan, root))
+    console.print(render_checks(checks))
+    prerequisites = render_prerequisites(checks)
+    if prerequisites is not None:
+        console.print(prerequisites)
+    if args.json:
+        try:
+            write_json(plan, args.json, result, checks)
+        except OSError as exc:
+            raise UsageError(f"--json {args.json}: {exc.strerror}") from None
+        console.print(f"plan written to {args.json}")
+    if (result is not None and result.mandatory) or checks.findings:
+        return EXIT_POLICY
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan", description="Offline preview of one stack."
@@ -155,42 +199,28 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser.add_argument(
         "--no-policy", action="store_true", help="skip the policy gate (synth only)"
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an internal failure"
+    )
     args = parser.parse_args(argv)
 
-    console = Console()
     # Errors are one line each, however narrow the terminal.
     error_console = Console(stderr=True, soft_wrap=True)
     try:
-        plan = synth(args.stack, root)
-    except (StackConfigError, SynthError) as exc:
-        error_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        return EXIT_USAGE
-
-    console.print(render_tree(plan))
-    console.print(render_summary(plan))
-    result: GateResult | None = None
-    if not args.no_policy:
-        try:
-            result = run_gate(plan)
-        except GateError as exc:
-            error_console.print(f"[red]error:[/red] {exc}", highlight=False)
-            return EXIT_USAGE
-        console.print(render_policy(result))
-    try:
-        checks = run_checks(plan, account_peers(plan, root))
-    except (StackConfigError, SynthError) as exc:
+        return _preview(args, root, Console())
+    except (StackConfigError, SynthError, GateError, UsageError) as exc:
         error_console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_USAGE
-    console.print(render_checks(checks))
-    prerequisites = render_prerequisites(checks)
-    if prerequisites is not None:
-        console.print(prerequisites)
-    if args.json:
-        write_json(plan, args.json, result, checks)
-        console.print(f"plan written to {args.json}")
-    if (result is not None and result.mandatory) or checks.findings:
-        return EXIT_POLICY
-    return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        error_console.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {first_line} "
+            "(run again with --debug for the traceback)",
+            highlight=False,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 
 from components import crossstack
 from components.datastores import bucket_name
-from components.settings import PROJECT, Settings
+from components.settings import PROJECT, Settings, SettingsError
 from tools.mocks import ACCOUNT_ID, PARTITION, hosted_zone_id, kms_key_arn, stable_hex
 from tools.stackconfig import StackConfigError, stack_settings
 
@@ -56,10 +56,14 @@ def from_stack_files(root: Path) -> Callable[[str], Outputs | None]:
     """Outputs by qualified stack name (organization/project/stack)."""
 
     def outputs(qualified: str) -> Outputs | None:
-        try:
-            settings = stack_settings(root, qualified.rsplit("/", 1)[-1])
-        except StackConfigError:
+        stack = qualified.rsplit("/", 1)[-1]
+        if not (root / f"Pulumi.{stack}.yaml").is_file():
             return None
+        try:
+            settings = stack_settings(root, stack)
+        except (StackConfigError, SettingsError) as exc:
+            # About the peer, not the stack being previewed: say which one.
+            raise SettingsError(f"referenced stack {stack}: {exc}") from None
         return outputs_of(settings)
 
     return outputs

@@ -54,28 +54,67 @@ def _qualify(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads stack files, but a key given twice is an error, not a silent
+    last-one-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise StackConfigError(f"line {line}: key {key!r} given twice")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        # _StrictLoader is a SafeLoader: no arbitrary object construction.
+        document = yaml.load(path.read_text(), Loader=_StrictLoader)
+    except StackConfigError as exc:
+        raise StackConfigError(f"{path.name}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise StackConfigError(
+            f"{path.name}: cannot parse YAML: {exc}".replace("\n", " ")
+        ) from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackConfigError(f"{path.name}: must be a mapping, got {type(document).__name__}")
+    return document
+
+
+def _config_section(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{path.name}: config must be a mapping of key to value")
+    for key in config:
+        if not isinstance(key, str):
+            raise StackConfigError(f"{path.name}: config key {key!r} must be a string")
+    return config
+
+
 def load_stack_config(root: Path, stack: str) -> StackConfig:
     project_file = root / "Pulumi.yaml"
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = ", ".join(available_stacks(root)) or "none"
         raise StackConfigError(f"unknown stack '{stack}' (known stacks: {known})")
-    try:
-        project_doc = yaml.safe_load(project_file.read_text()) or {}
-        stack_doc = yaml.safe_load(stack_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackConfigError(f"cannot parse YAML: {exc}".replace("\n", " ")) from None
+    project_doc = _read_yaml(project_file)
+    stack_doc = _read_yaml(stack_file)
     project = project_doc["name"]
 
     values: dict[str, str] = {}
-    for key, schema in (project_doc.get("config") or {}).items():
+    for key, schema in _config_section(project_file, project_doc).items():
         if isinstance(schema, dict) and "default" in schema:
             values[_qualify(project, key)] = _encode(schema["default"])
         elif not isinstance(schema, dict):
             values[_qualify(project, key)] = _encode(schema)
 
     secret_keys: list[str] = []
-    for key, value in (stack_doc.get("config") or {}).items():
+    for key, value in _config_section(stack_file, stack_doc).items():
         full_key = _qualify(project, key)
         if isinstance(value, dict) and set(value) == {"secure"}:
             # Ciphertext needs the stack's secrets provider; the offline preview

@@ -23,9 +23,16 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.mocks import MockMonitor, set_mocks
 from pulumi.runtime.stack import run_in_stack
 
+from components.settings import SettingsError, load_settings
 from tools import references
 from tools.mocks import PlatformMocks
-from tools.stackconfig import SECRET_PLACEHOLDER, StackConfig, load_stack_config
+from tools.stackconfig import (
+    SECRET_PLACEHOLDER,
+    StackConfig,
+    StackConfigError,
+    load_stack_config,
+    stack_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -201,6 +208,33 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
         settings.SETTINGS.outputs.clear()
 
 
+def _ignore_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    message = str(context.get("message"))
+    if not message.endswith("exception was never retrieved"):
+        loop.default_exception_handler(context)
+
+
+def _check_peers(config: StackConfig, root: Path) -> None:
+    """A broken stack file of a stack this one references fails here, naming that stack,
+    instead of deep inside the program's StackReference reads."""
+    try:
+        own = load_settings(config.stack, config.get("aws:region"), config.project_values())
+    except SettingsError:
+        return  # the program reports its own configuration
+    multi = own.multi_region
+    if multi is None:
+        return
+    peers = [multi.primary_stack] if multi.primary_stack else list(multi.secondary_stacks)
+    for qualified in peers:
+        peer = qualified.rsplit("/", 1)[-1]
+        if not (root / f"Pulumi.{peer}.yaml").is_file():
+            continue  # not deployed yet: the program decides what that means
+        try:
+            stack_settings(root, peer)
+        except (StackConfigError, SettingsError) as exc:
+            raise SynthError(f"referenced stack {peer}: {exc}") from None
+
+
 def synth(stack: str, root: Path = ROOT) -> Plan:
     """Run the program for ``stack`` and return its plan.
 
@@ -208,6 +242,7 @@ def synth(stack: str, root: Path = ROOT) -> Plan:
     :class:`SynthError` when the program rejects its configuration.
     """
     config = load_stack_config(root, stack)
+    _check_peers(config, root)
     return synth_config(config, root)
 
 
@@ -251,6 +286,9 @@ def synth_config(
     except pulumi.RunError as exc:
         raise SynthError(str(exc)) from None
     except ValueError as exc:
+        # The error is reported once, as SynthError; the runtime's copies of it in
+        # futures nobody awaits any more would each print a traceback when collected.
+        loop.set_exception_handler(_ignore_unretrieved)
         # A check inside an apply (a stack reference without the output it needs, an
         # overlapping CIDR): Pulumi wraps it once per resource and input it passed through.
         raise SynthError(str(exc).rsplit(WRAPPED, 1)[-1].strip()) from exc
