@@ -1,7 +1,10 @@
-"""ClusterAddons: managed add-ons that need running nodes, and the default StorageClass.
+"""ClusterAddons: managed add-ons that need running nodes, the default StorageClass and
+metrics-server.
 
 EKS reports CoreDNS and the EBS CSI driver DEGRADED (and Pulumi waits for them) until their
 pods are scheduled, so they are created after the node groups, not with the cluster.
+metrics-server serves the resource metrics API (``kubectl top``, CPU/memory HPAs) from the
+system pool.
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
 from components.iam import irsa_trust_policy, policy_document
 from components.keys import AccountContext
+from components.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+# The system pool: its label, and a toleration of its CriticalAddonsOnly taint.
 SYSTEM_PLACEMENT = {
     "nodeSelector": {"workload-type": "system"},
     "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
 }
+METRICS_SERVER_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
+# The chart's request (upstream sizing: enough for about 100 nodes) with headroom to the
+# pools' maximum of about 185 nodes in the limit.
+METRICS_SERVER = Resources("100m", "200Mi", "1", "512Mi")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,8 @@ class ClusterAddonsArgs:
     k8s_provider: k8s.Provider
     coredns_replicas: int
     retain_volumes: bool
+    metrics_server_chart_version: str
+    metrics_server_replicas: int
 
 
 def ebs_kms_policy(key_arn: str) -> str:
@@ -71,7 +83,7 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__("agentfactory:platform:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        aws.eks.Addon(
+        coredns = aws.eks.Addon(
             f"{name}-coredns",
             cluster_name=args.cluster_name,
             addon_name="coredns",
@@ -146,11 +158,67 @@ class ClusterAddons(pulumi.ComponentResource):
             ),
         )
 
+        footprint = self._metrics_server(name, args, coredns)
+
         self.ebs_csi_role_arn = role.arn
         self.default_storage_class = storage_class.metadata.name
         self.register_outputs(
             {
                 "ebsCsiRoleArn": self.ebs_csi_role_arn,
                 "defaultStorageClass": self.default_storage_class,
+                **footprints_output([footprint]),
             }
+        )
+
+    def _metrics_server(
+        self, name: str, args: ClusterAddonsArgs, coredns: aws.eks.Addon
+    ) -> ReleaseFootprint:
+        replicas = args.metrics_server_replicas
+        k8s.helm.v3.Release(
+            f"{name}-metrics-server",
+            name="metrics-server",
+            chart="metrics-server",
+            version=args.metrics_server_chart_version,
+            namespace="kube-system",
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=METRICS_SERVER_REPO),
+            atomic=True,
+            values={
+                "replicas": replicas,
+                # One pod may go during a node drain; the API stays served by the other.
+                "podDisruptionBudget": {"enabled": replicas > 1, "minAvailable": 1},
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {
+                            "matchLabels": {"app.kubernetes.io/name": "metrics-server"}
+                        },
+                    }
+                ],
+                "priorityClassName": "system-cluster-critical",
+                "podSecurityContext": POD_SECURITY,
+                "securityContext": {**CONTAINER_SECURITY, "runAsUser": 1000},
+                "resources": METRICS_SERVER.values(),
+                **SYSTEM_PLACEMENT,
+                "apiService": {"create": True},
+            },
+            # CoreDNS is ACTIVE only once the system pool runs pods: the nodes are there.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.k8s_provider, depends_on=[coredns]
+            ),
+        )
+        return ReleaseFootprint(
+            release="metrics-server",
+            namespace="kube-system",
+            workloads=(
+                Workload(
+                    "metrics-server",
+                    "Deployment",
+                    (METRICS_SERVER,),
+                    replicas=replicas,
+                    surge=rolling_surge(replicas),
+                ),
+            ),
+            services=(Service("metrics-server", "ClusterIP"),),
         )

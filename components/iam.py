@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,15 @@ def service_trust_policy(service: str) -> str:
 
 def policy_document(statements: list[dict[str, Any]]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def bounded_name(name: str, limit: int = 64) -> str:
+    """``name`` within an IAM name limit (roles: 64): a longer one keeps its start and gets
+    a hash of the whole, so two long names never collapse into one."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - len(digest) - 1]}-{digest}"
 
 
 def role_arn(role: str, partition: str, account_id: str) -> str:

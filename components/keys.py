@@ -19,6 +19,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.prerequisites import Prerequisite, prerequisites_output
+
 PREVIOUS_TYPE = "agentfactory:platform:PlatformKeys"
 PURPOSES = ("logs", "eks-secrets", "ebs", "data", "s3", "secrets")
 
@@ -56,6 +58,21 @@ class _Context:
     def via(self, *services: str) -> list[str]:
         return [f"{service}.{self.region}.amazonaws.com" for service in services]
 
+
+# The EBS key policy names this account-wide role; KMS rejects a policy whose principal does
+# not exist, and one role serves every stack of the account, so no stack creates it (one
+# that did would fail where it exists and delete it for the others on destroy).
+AUTOSCALING_SERVICE_LINKED_ROLE = Prerequisite(
+    what=(
+        "IAM service-linked role AWSServiceRoleForAutoScaling exists in the account (the EBS "
+        "key policy names it; managed node groups launch encrypted volumes through it)"
+    ),
+    how=(
+        "once per account: aws iam create-service-linked-role --aws-service-name "
+        "autoscaling.amazonaws.com (an error that the name has been taken means it exists; "
+        "AWS also creates it with the account's first Auto Scaling group)"
+    ),
+)
 
 _USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 
@@ -247,7 +264,12 @@ class Keys(pulumi.ComponentResource):
             )
             self.arns[purpose] = key.arn
 
-        self.register_outputs({f"{purpose}KeyArn": arn for purpose, arn in self.arns.items()})
+        self.register_outputs(
+            {
+                **{f"{purpose}KeyArn": arn for purpose, arn in self.arns.items()},
+                **prerequisites_output([AUTOSCALING_SERVICE_LINKED_ROLE]),
+            }
+        )
 
     @property
     def logs_key_arn(self) -> pulumi.Output[str]:

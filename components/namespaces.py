@@ -8,25 +8,94 @@ The object bodies are pure functions so tests can read them without an engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.footprint import Resources
+from components.node_agents import per_node_cores, per_node_gib
+
 PSA = "pod-security.kubernetes.io"
 PSA_VERSION = "latest"
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 METADATA_SERVICE = "169.254.169.254/32"
+# Non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp: PSS restricted.
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 @dataclass(frozen=True)
 class Quota:
-    cpu: int
-    memory_gib: int
+    """A namespace's ResourceQuota (CPU in cores, memory in GiB) and LimitRange bounds.
+
+    Limits default to twice the CPU requests (bursts) and to the memory requests (memory is
+    not overcommitted). A ``type: LoadBalancer`` Service takes one load balancer and one
+    node port per Service port, so only a namespace that runs one gets any.
+    """
+
+    cpu: float
+    memory_gib: float
     pods: int
     max_container_cpu: str
     max_container_memory: str
+    limits_cpu: float | None = None
+    limits_memory_gib: float | None = None
+    load_balancers: int = 0
+    node_ports: int = 0
+
+    @property
+    def cpu_limits(self) -> float:
+        return self.cpu * 2 if self.limits_cpu is None else self.limits_cpu
+
+    @property
+    def memory_limits_gib(self) -> float:
+        return self.memory_gib if self.limits_memory_gib is None else self.limits_memory_gib
+
+
+def with_daemonset(base: Quota, agent: Resources, nodes: int) -> Quota:
+    """``base`` plus one ``agent`` pod on each of ``nodes`` nodes (requests, limits, pods).
+
+    A DaemonSet puts a pod on every node the pools can reach; a quota sized for today's
+    nodes rejects the pods of the nodes the autoscaler adds later.
+    """
+    cpu_request, cpu_limit = per_node_cores(agent, nodes)
+    memory_request, memory_limit = per_node_gib(agent, nodes)
+    return replace(
+        base,
+        cpu=base.cpu + cpu_request,
+        memory_gib=base.memory_gib + memory_request,
+        limits_cpu=base.cpu_limits + cpu_limit,
+        limits_memory_gib=base.memory_limits_gib + memory_limit,
+        pods=base.pods + nodes,
+    )
+
+
+def rolling_surge(replicas: int) -> int:
+    """Extra pods a Deployment's default RollingUpdate (maxSurge 25 %, rounded up) starts."""
+    return math.ceil(replicas / 4)
+
+
+def cpu_quantity(cores: float) -> str:
+    # Rounded up: a quota rounded down would reject the last pod it was sized for.
+    millicores = math.ceil(round(cores * 1000, 6))
+    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def memory_quantity(gib: float) -> str:
+    mebibytes = math.ceil(round(gib * 1024, 6))
+    return f"{mebibytes // 1024}Gi" if mebibytes % 1024 == 0 else f"{mebibytes}Mi"
 
 
 @dataclass(frozen=True)
@@ -72,13 +141,13 @@ def namespace_labels(spec: NamespaceSpec, common: dict[str, str]) -> dict[str, s
 
 def quota_spec(quota: Quota) -> dict[str, str]:
     return {
-        "requests.cpu": str(quota.cpu),
-        "requests.memory": f"{quota.memory_gib}Gi",
-        "limits.cpu": str(quota.cpu * 2),
-        "limits.memory": f"{quota.memory_gib}Gi",
+        "requests.cpu": cpu_quantity(quota.cpu),
+        "requests.memory": memory_quantity(quota.memory_gib),
+        "limits.cpu": cpu_quantity(quota.cpu_limits),
+        "limits.memory": memory_quantity(quota.memory_limits_gib),
         "pods": str(quota.pods),
-        "services.loadbalancers": "0",
-        "services.nodeports": "0",
+        "services.loadbalancers": str(quota.load_balancers),
+        "services.nodeports": str(quota.node_ports),
     }
 
 

@@ -16,12 +16,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
 from components.iam import irsa_trust_policy, policy_document, service_trust_policy
 from components.keys import AccountContext
+from components.namespaces import rolling_surge
 from components.settings import AutoscalerSettings, NodePoolSettings
 
 AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+AUTOSCALER = Resources("100m", "300Mi", "500m", "600Mi")
 NODE_MANAGED_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryPullOnly",
@@ -214,7 +217,7 @@ class NodePools(pulumi.ComponentResource):
                 )
                 node_groups.append(node_group)
 
-        autoscaler_role = self._autoscaler(name, args, node_groups)
+        autoscaler_role, autoscaler = self._autoscaler(name, args, node_groups)
 
         self.node_role_arn = node_role.arn
         self.node_group_names = pulumi.Output.all(*[g.node_group_name for g in node_groups])
@@ -224,6 +227,7 @@ class NodePools(pulumi.ComponentResource):
                 "nodeRoleArn": self.node_role_arn,
                 "nodeGroupNames": self.node_group_names,
                 "autoscalerRoleArn": self.autoscaler_role_arn,
+                **footprints_output([autoscaler]),
             }
         )
 
@@ -293,7 +297,7 @@ class NodePools(pulumi.ComponentResource):
 
     def _autoscaler(
         self, name: str, args: NodePoolsArgs, node_groups: list[aws.eks.NodeGroup]
-    ) -> aws.iam.Role:
+    ) -> tuple[aws.iam.Role, ReleaseFootprint]:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-autoscaler-role",
@@ -311,7 +315,7 @@ class NodePools(pulumi.ComponentResource):
             opts=child,
         )
         settings = args.autoscaler
-        multi_replica = args.environment != "dev"
+        replicas = 1 if args.environment == "dev" else 2
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler",
             name="cluster-autoscaler",
@@ -325,7 +329,7 @@ class NodePools(pulumi.ComponentResource):
                 "awsRegion": args.account.region,
                 "autoDiscovery": {"clusterName": args.cluster_name},
                 "image": {"tag": settings.image_tag},
-                "replicaCount": 2 if multi_replica else 1,
+                "replicaCount": replicas,
                 "rbac": {
                     "serviceAccount": {
                         "create": True,
@@ -356,14 +360,26 @@ class NodePools(pulumi.ComponentResource):
                     "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"]},
                 },
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "300Mi"},
-                    "limits": {"cpu": "500m", "memory": "600Mi"},
-                },
+                "resources": AUTOSCALER.values(),
                 "podDisruptionBudget": {"maxUnavailable": 1},
             },
             opts=pulumi.ResourceOptions(
                 parent=self, provider=args.k8s_provider, depends_on=node_groups
             ),
         )
-        return role
+        footprint = ReleaseFootprint(
+            release="cluster-autoscaler",
+            namespace="kube-system",
+            workloads=(
+                Workload(
+                    "controller",
+                    "Deployment",
+                    (AUTOSCALER,),
+                    replicas=replicas,
+                    surge=rolling_surge(replicas),
+                ),
+            ),
+            # The chart's metrics Service (service.create defaults to true).
+            services=(Service("cluster-autoscaler-aws-cluster-autoscaler", "ClusterIP"),),
+        )
+        return role, footprint

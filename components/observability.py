@@ -3,11 +3,34 @@
 Everything is code or data in this repository: alert rules come from
 :mod:`components.alerts`, dashboards from ``dashboards/*.json`` (loaded by Grafana's
 sidecar through labelled ConfigMaps), runbooks from ``docs/runbooks/``.
+
+What a real cluster needs that mocks do not check:
+
+- Order: a child never inherits its component's ``depends_on``, so every namespaced object
+  waits for its namespace (``ObservabilityArgs.namespaces``), every ExternalSecret for the
+  ClusterSecretStore (and so for the External Secrets CRDs), and every
+  ``monitoring.coreos.com`` object for the kube-prometheus-stack release that installs them.
+- Secrets: the integration keys and the Grafana OIDC client secret are set by a person.
+  Each entry gets a placeholder version (never overwritten: ``ignore_changes``) so the
+  first install does not wait for a value, and a :class:`Prerequisite` with the command
+  that sets the real one (``docs/runbooks/alerting-integrations.md`` says what does not
+  work until then).
+- Scraping: ingress-nginx and cert-manager (Security's releases) are scraped by the
+  ServiceMonitors created here, after the release that installs their CRD. The backup
+  alerts read Velero, which no stack installs yet: they are off unless
+  ``ObservabilityArgs.backup_alerts`` is set.
+- Alarms: the data-store alarm topic notifies PagerDuty over HTTPS when the secret
+  ``observability.alarmEndpoint`` is configured; without it there is no subscriber and the
+  preview prints the ``pulumi config set --secret`` command as a prerequisite.
+- Footprints: each Helm release declares the pods, Services, CRDs and metrics it brings
+  (:mod:`components.footprint`), from the same numbers handed to the chart.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +41,25 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
-from components.iam import OidcProvider, irsa_role, policy_document
+from components.footprint import (
+    Metrics,
+    ReleaseFootprint,
+    Resources,
+    Service,
+    Workload,
+    footprints_output,
+)
+from components.iam import OidcProvider, irsa_role, policy_document, role_arn
 from components.keys import AccountContext
+from components.namespaces import CONTAINER_SECURITY, POD_SECURITY
 from components.network import nodes_only_security_group
-from components.security import CONTAINER_SECURITY, POD_SECURITY
+from components.node_agents import FLUENT_BIT, NODE_EXPORTER
+from components.opensearch_setup import (
+    OpenSearchSetup,
+    OpenSearchSetupArgs,
+    opensearch_admin_role,
+)
+from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import Settings
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
@@ -29,10 +67,84 @@ PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
 FLUENT_REPO = "https://fluent.github.io/helm-charts"
 OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+RUNBOOK = "docs/runbooks/alerting-integrations.md"
 # Keys in Secrets Manager that on-call tooling owns; values are set out of band.
 ALERTING_SECRET = "alerting/integrations"
+ALERTING_KEYS = ("pagerduty-routing-key", "slack-webhook-url", "deadmans-switch-url")
 GRAFANA_OIDC_SECRET = "grafana/oidc"
 KEYS_MOUNT = "/etc/alertmanager/secrets/alertmanager-integrations"
+# What a placeholder holds: not a key, not a URL, so every integration fails loudly.
+UNSET = f"UNSET: see {RUNBOOK}"
+KPS = "kube-prometheus-stack"
+# The Grafana Service the chart makes (<release>-grafana) and its port name.
+GRAFANA_SERVICE = f"{KPS}-grafana"
+GRAFANA_PORT = "http-web"
+NODE_AGENT_TOLERATIONS = [{"operator": "Exists"}]
+# Per-container resources handed to the charts; the footprints reuse them.
+PROMETHEUS = Resources("1", "8Gi", "4", "16Gi")
+CONFIG_RELOADER = Resources("10m", "32Mi", "100m", "64Mi")
+ALERTMANAGER = Resources("50m", "128Mi", "200m", "256Mi")
+OPERATOR = Resources("100m", "128Mi", "500m", "512Mi")
+GRAFANA = Resources("100m", "256Mi", "1", "1Gi")
+GRAFANA_SIDECAR = Resources("20m", "64Mi", "200m", "128Mi")
+KUBE_STATE_METRICS = Resources("100m", "256Mi", "500m", "1Gi")
+BLACKBOX = Resources("50m", "64Mi", "200m", "128Mi")
+TEMPO = Resources("200m", "1Gi", "1", "4Gi")
+OTEL_COLLECTOR = Resources("200m", "256Mi", "1", "1Gi")
+# OpenSearch log types published to CloudWatch (AUDIT_LOGS needs fine-grained access
+# control, which the domain enables).
+OPENSEARCH_LOGS = {
+    "application": "ES_APPLICATION_LOGS",
+    "audit": "AUDIT_LOGS",
+    "index-slow": "INDEX_SLOW_LOGS",
+    "search-slow": "SEARCH_SLOW_LOGS",
+}
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """A metrics Service of another component's release, scraped by a ServiceMonitor here.
+
+    ``labels`` and ``port`` are what the chart renders on its metrics Service (checked
+    against the chart templates; see the footprint comment in ``_scrape_platform``).
+    """
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    port: str
+    prefixes: tuple[str, ...]
+
+    @property
+    def via(self) -> str:
+        return f"ServiceMonitor/monitoring/{self.name}"
+
+
+# ingress-nginx 4.x: <release>-controller-metrics, selector labels + component=controller,
+# port "metrics" (controller.metrics.portName). cert-manager: Service <release>, port
+# "tcp-prometheus-servicemonitor" (9402).
+INGRESS_NGINX_METRICS = ScrapeTarget(
+    "ingress-nginx-controller",
+    "ingress-nginx",
+    {
+        "app.kubernetes.io/name": "ingress-nginx",
+        "app.kubernetes.io/instance": "ingress-nginx",
+        "app.kubernetes.io/component": "controller",
+    },
+    "metrics",
+    ("nginx_ingress_controller_",),
+)
+CERT_MANAGER_METRICS = ScrapeTarget(
+    "cert-manager",
+    "cert-manager",
+    {
+        "app.kubernetes.io/name": "cert-manager",
+        "app.kubernetes.io/instance": "cert-manager",
+        "app.kubernetes.io/component": "controller",
+    },
+    "tcp-prometheus-servicemonitor",
+    ("certmanager_",),
+)
 
 
 @dataclass(frozen=True)
@@ -57,16 +169,58 @@ class ObservabilityArgs:
     postgres_primary_is_replica: bool
     cache_node_ids: list[str]
     protect: bool
+    # Namespace name -> what creates it with its quota, limits and policies (monitoring,
+    # logging, tracing): objects here wait for it.
+    namespaces: Mapping[str, pulumi.Resource]
+    # The ClusterSecretStore: ExternalSecrets wait for it and so for the CRDs.
+    secret_store: pulumi.Resource
+    # The database's max_connections: the connections alarm fires at 90 % of it.
+    postgres_max_connections: int
+    # Retention of the OpenSearch log groups (the cluster's log retention).
+    log_retention_days: int
     # Multi-region: the other regions' health URLs, probed from here (None: no probing).
     peer_health_urls: pulumi.Input[list[str]] | None = None
+    # Velero's backup alerts; off until a stack installs Velero (a later issue).
+    backup_alerts: bool = False
+    # Zone and ingress load balancer for Grafana's DNS name (None: no record).
+    dns_zone_id: pulumi.Input[str] | None = None
+    ingress_hostname: pulumi.Input[str] | None = None
+    # The ingress-nginx release: its admission webhook must be up before an Ingress is sent.
+    ingress_controller: pulumi.Resource | None = None
+
+
+def _role_arn_in(role: str, identity: list[str]) -> str:
+    """A configured role name or ARN, resolved with (partition, account id)."""
+    return role_arn(role, identity[0], identity[1])
 
 
 def dashboard_files() -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(DASHBOARDS.glob("*.json"))}
 
 
+def with_slo_constants(board: dict[str, Any], targets: SloTargets) -> dict[str, Any]:
+    """The board with its SLO constants set from the stack's settings, not the JSON's."""
+    values = {
+        "slo_availability": f"{targets.availability:g}",
+        "slo_latency": f"{targets.latency_seconds:g}",
+    }
+    templating = board.get("templating") or {}
+    variables = [
+        {**v, "query": values[v["name"]]} if v.get("name") in values else v
+        for v in templating.get("list") or []
+    ]
+    return {**board, "templating": {**templating, "list": variables}}
+
+
+def grafana_host(stack: str, domain: str) -> str:
+    """One label under the domain, so *.domain (the controller's default cert) covers it and
+    stacks sharing the zone do not clash."""
+    return f"grafana-{stack}.{domain}"
+
+
 def alertmanager_config() -> dict[str, Any]:
-    """Critical pages PagerDuty, warnings go to Slack; keys are files from a Secret."""
+    """Critical pages PagerDuty, warnings go to Slack, info to a quiet channel; Watchdog
+    (always firing) feeds a dead-man's switch. Keys are files from a Secret."""
     return {
         "route": {
             "receiver": "slack-warnings",
@@ -75,6 +229,17 @@ def alertmanager_config() -> dict[str, Any]:
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
+                # The switch pages when these stop arriving: Alertmanager or its route
+                # to the internet is down.
+                {
+                    "receiver": "deadmans-switch",
+                    "matchers": ['alertname="Watchdog"'],
+                    "group_wait": "0s",
+                    "group_interval": "1m",
+                    "repeat_interval": "1m",
+                },
+                # The chart's helper alert that mutes info alerts; it is not for people.
+                {"receiver": "null", "matchers": ['alertname="InfoInhibitor"']},
                 # Re-page every 15 minutes until acknowledged; PagerDuty's escalation policy
                 # moves an unacknowledged page to the secondary after 5 and the lead after 15.
                 {
@@ -85,16 +250,40 @@ def alertmanager_config() -> dict[str, Any]:
                     "continue": True,
                 },
                 {"receiver": "slack-warnings", "matchers": ['severity=~"critical|warning"']},
+                {
+                    "receiver": "slack-info",
+                    "matchers": ['severity="info"'],
+                    "repeat_interval": "24h",
+                },
             ],
         },
         "inhibit_rules": [
             {
                 "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity="warning"'],
+                "target_matchers": ['severity=~"warning|info"'],
                 "equal": ["alertname", "namespace"],
-            }
+            },
+            {
+                "source_matchers": ['severity="warning"'],
+                "target_matchers": ['severity="info"'],
+                "equal": ["alertname", "namespace"],
+            },
+            # The chart's InfoInhibitor fires while a namespace has info alerts and nothing
+            # worse: info then stays quiet, as in the chart's own defaults.
+            {
+                "source_matchers": ['alertname="InfoInhibitor"'],
+                "target_matchers": ['severity="info"'],
+                "equal": ["namespace"],
+            },
         ],
         "receivers": [
+            {"name": "null"},
+            {
+                "name": "deadmans-switch",
+                "webhook_configs": [
+                    {"url_file": f"{KEYS_MOUNT}/deadmans-switch-url", "send_resolved": False}
+                ],
+            },
             {
                 "name": "pagerduty-critical",
                 "pagerduty_configs": [
@@ -104,21 +293,25 @@ def alertmanager_config() -> dict[str, Any]:
                     }
                 ],
             },
+            _slack("slack-warnings", "#platform-alerts", send_resolved=True),
+            _slack("slack-info", "#platform-info", send_resolved=False),
+        ],
+    }
+
+
+def _slack(name: str, channel: str, *, send_resolved: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "slack_configs": [
             {
-                "name": "slack-warnings",
-                "slack_configs": [
-                    {
-                        "api_url_file": f"{KEYS_MOUNT}/slack-webhook-url",
-                        "channel": "#platform-alerts",
-                        "send_resolved": True,
-                        "title": "{{ .CommonAnnotations.summary }}",
-                        "text": (
-                            "{{ .CommonAnnotations.description }} "
-                            "{{ .CommonAnnotations.runbook_url }}"
-                        ),
-                    }
-                ],
-            },
+                "api_url_file": f"{KEYS_MOUNT}/slack-webhook-url",
+                "channel": channel,
+                "send_resolved": send_resolved,
+                "title": "{{ .CommonAnnotations.summary }}",
+                "text": (
+                    "{{ .CommonAnnotations.description }} {{ .CommonAnnotations.runbook_url }}"
+                ),
+            }
         ],
     }
 
@@ -132,13 +325,22 @@ class AlarmSpec:
     statistic: str = "Average"
 
 
-RDS_ALARMS = (
-    AlarmSpec("cpu", "CPUUtilization", "GreaterThanThreshold", 80),
-    AlarmSpec("storage", "FreeStorageSpace", "LessThanThreshold", 20 * 1024**3),
-    AlarmSpec("connections", "DatabaseConnections", "GreaterThanThreshold", 450),
-    # Last: only replicas report lag.
-    AlarmSpec("lag", "ReplicaLag", "GreaterThanThreshold", 60),
-)
+def rds_alarms(max_connections: int) -> tuple[AlarmSpec, ...]:
+    """The connections alarm fires at 90 % of the configured max_connections."""
+    return (
+        AlarmSpec("cpu", "CPUUtilization", "GreaterThanThreshold", 80),
+        AlarmSpec("storage", "FreeStorageSpace", "LessThanThreshold", 20 * 1024**3),
+        AlarmSpec(
+            "connections",
+            "DatabaseConnections",
+            "GreaterThanThreshold",
+            int(max_connections * 0.9),
+        ),
+        # Last: only replicas report lag.
+        AlarmSpec("lag", "ReplicaLag", "GreaterThanThreshold", 60),
+    )
+
+
 CACHE_ALARMS = (
     AlarmSpec("memory", "DatabaseMemoryUsagePercentage", "GreaterThanThreshold", 80),
     AlarmSpec("evictions", "Evictions", "GreaterThanThreshold", 1000, "Sum"),
@@ -150,10 +352,32 @@ def tempo_sampling(percent: float) -> dict[str, Any]:
     return {"probabilistic_sampler": {"sampling_percentage": percent}}
 
 
+def _monitor_prefixes() -> tuple[Metrics, ...]:
+    """What kube-prometheus-stack scrapes with the monitors it creates from our values
+    (kubelet and cAdvisor, kube-state-metrics, node-exporter, the API server, CoreDNS and
+    its own components), plus the platform releases scraped by this component's
+    ServiceMonitors. Those releases belong to Security, but their scrape source lives here,
+    after the release that installs the ServiceMonitor CRD, so their prefixes are declared
+    on this footprint: the preview's scrape check reads footprints only."""
+    return (
+        Metrics(("container_", "kubelet_", "machine_", "prober_")),
+        Metrics(("kube_",)),
+        Metrics(("node_",)),
+        Metrics(("apiserver_",)),
+        Metrics(("coredns_",)),
+        Metrics(("prometheus_", "alertmanager_", "grafana_")),
+        *(
+            Metrics(target.prefixes, via=target.via)
+            for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS)
+        ),
+    )
+
+
 class Observability(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
     opensearch_endpoint: pulumi.Output[str]
     grafana_admin_secret: str
+    grafana_url: str
 
     def __init__(
         self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
@@ -167,24 +391,52 @@ class Observability(pulumi.ComponentResource):
             "app.kubernetes.io/managed-by": "pulumi",
             "agent-factory.io/environment": settings.environment,
         }
-        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        slo = settings.observability.slo
+        self._targets = SloTargets(
+            slo.availability, slo.latency_seconds, slo.latency_objective, slo.error_rate
+        )
+        self._footprints: list[ReleaseFootprint] = []
+        self._prerequisites: list[Prerequisite] = []
+        self.grafana_url = f"https://{grafana_host(settings.stack, settings.security.domain)}"
         stack = self._prometheus_stack()
+        self._scrape_platform(stack)
         self._alert_rules(stack)
         if args.peer_health_urls is not None:
             self._peer_probes(stack, args.peer_health_urls)
         self._dashboards()
+        self._grafana_ingress(stack)
         self.opensearch_endpoint = self._logs()
         self._traces()
         self.alarm_topic_arn = self._aws_alarms()
         self.register_outputs(
-            {"alarmTopicArn": self.alarm_topic_arn, "opensearchEndpoint": self.opensearch_endpoint}
+            {
+                "alarmTopicArn": self.alarm_topic_arn,
+                "opensearchEndpoint": self.opensearch_endpoint,
+                "grafanaUrl": self.grafana_url,
+                **footprints_output(self._footprints),
+                **prerequisites_output(self._prerequisites),
+            }
         )
 
-    def _meta(self, name: str, namespace: str, **labels: str) -> k8s.meta.v1.ObjectMetaArgs:
+    # -- helpers ---------------------------------------------------------------------
+
+    def _in(self, namespace: str, *after: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for an object in ``namespace``: it waits for the namespace (and its
+        quota and limits) and for ``after``."""
+        return pulumi.ResourceOptions(
+            parent=self,
+            provider=self._args.k8s_provider,
+            depends_on=[self._args.namespaces[namespace], *after],
+        )
+
+    def _meta(
+        self, name: str, namespace: str, annotations: Mapping[str, str] | None = None, **labels: str
+    ) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=namespace,
             labels={**self._labels, "app.kubernetes.io/name": name, **labels},
+            annotations=dict(annotations) if annotations else None,
         )
 
     def _irsa(
@@ -196,17 +448,42 @@ class Observability(pulumi.ComponentResource):
         )
 
     def _synced_secret(
-        self, name: str, path: str, properties: tuple[str, ...]
+        self, name: str, path: str, properties: Sequence[str], purpose: str
     ) -> k8s.apiextensions.CustomResource:
-        """A Secrets Manager entry (no value in code) mirrored into ``monitoring/<name>``."""
+        """A Secrets Manager entry mirrored into ``monitoring/<name>``.
+
+        The entry starts with a placeholder value (``UNSET``) so External Secrets has
+        something to sync and the pods that mount it start; the real value is set out of
+        band (the prerequisite) and ``ignore_changes`` keeps Pulumi from putting the
+        placeholder back.
+        """
         args = self._args
+        entry = f"{args.settings.cluster_name}/{path}"
         secret = aws.secretsmanager.Secret(
             f"{self._name}-{name}",
-            name=f"{args.settings.cluster_name}/{path}",
+            name=entry,
             description=f"JSON with keys {', '.join(properties)}; values set out of band",
             kms_key_id=args.secrets_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        placeholder = aws.secretsmanager.SecretVersion(
+            f"{self._name}-{name}-placeholder",
+            secret_id=secret.id,
+            secret_string=json.dumps(dict.fromkeys(properties, UNSET)),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secret_string"]),
+        )
+        value = json.dumps({key: f"<{key}>" for key in properties})
+        self._prerequisites.append(
+            Prerequisite(
+                what=f"Secrets Manager entry {entry} holds {purpose} (until then it holds "
+                f"placeholders and that integration fails; see {RUNBOOK})",
+                how=(
+                    f"aws secretsmanager put-secret-value --region {args.account.region} "
+                    f"--secret-id {entry} --secret-string '{value}'"
+                ),
+                secret=entry,
+            )
         )
         return k8s.apiextensions.CustomResource(
             f"{self._name}-{name}-sync",
@@ -222,7 +499,7 @@ class Observability(pulumi.ComponentResource):
                     for key in properties
                 ],
             },
-            opts=self._k8s,
+            opts=self._in("monitoring", args.secret_store, placeholder),
         )
 
     # -- metrics ---------------------------------------------------------------------
@@ -240,16 +517,19 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-grafana-admin-secret",
             metadata=self._meta(self.grafana_admin_secret, "monitoring"),
             string_data={"admin-user": "admin", "admin-password": password.result},
-            opts=self._k8s,
+            opts=self._in("monitoring"),
         )
         # Integration keys and the OIDC client secret live in Secrets Manager (values set
         # out of band); External Secrets copies them into the namespace as files.
         keys = self._synced_secret(
             "alertmanager-integrations",
             ALERTING_SECRET,
-            ("pagerduty-routing-key", "slack-webhook-url"),
+            ALERTING_KEYS,
+            "the PagerDuty routing key, the Slack webhook URL and the dead-man's-switch URL",
         )
-        oidc = self._synced_secret("grafana-oidc", GRAFANA_OIDC_SECRET, ("client-secret",))
+        oidc = self._synced_secret(
+            "grafana-oidc", GRAFANA_OIDC_SECRET, ("client-secret",), "Grafana's OIDC secret"
+        )
         storage = {
             "volumeClaimTemplate": {
                 "spec": {
@@ -260,7 +540,7 @@ class Observability(pulumi.ComponentResource):
             }
         }
         grafana_ini = {
-            "server": {"root_url": f"https://grafana.{args.settings.security.domain}"},
+            "server": {"root_url": self.grafana_url},
             "auth": {"disable_login_form": True},
             "auth.generic_oauth": {
                 "enabled": True,
@@ -278,15 +558,26 @@ class Observability(pulumi.ComponentResource):
             },
         }
         replicas = 2 if args.settings.environment != "dev" else 1
-        return k8s.helm.v3.Release(
+        alertmanagers = replicas + 1 if replicas > 1 else 1
+        release = k8s.helm.v3.Release(
             f"{self._name}-kube-prometheus-stack",
-            name="kube-prometheus-stack",
-            chart="kube-prometheus-stack",
+            name=KPS,
+            chart=KPS,
             version=obs.kube_prometheus_stack_chart_version,
             namespace="monitoring",
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_REPO),
             atomic=True,
             values={
+                # EKS runs these on its managed control plane (kube-proxy metrics listen
+                # on localhost): scraping them yields only down targets and alerts.
+                "kubeControllerManager": {"enabled": False},
+                "kubeScheduler": {"enabled": False},
+                "kubeEtcd": {"enabled": False},
+                "kubeProxy": {"enabled": False},
+                "prometheusOperator": {
+                    "resources": OPERATOR.values(),
+                    "prometheusConfigReloader": {"resources": CONFIG_RELOADER.values()},
+                },
                 "prometheus": {
                     "prometheusSpec": {
                         "retention": f"{obs.prometheus_retention_days}d",
@@ -298,18 +589,16 @@ class Observability(pulumi.ComponentResource):
                         "podMonitorSelectorNilUsesHelmValues": False,
                         "probeSelectorNilUsesHelmValues": False,
                         "securityContext": {**POD_SECURITY, "runAsUser": 1000, "fsGroup": 2000},
-                        "resources": {
-                            "requests": {"cpu": "1", "memory": "8Gi"},
-                            "limits": {"cpu": "4", "memory": "16Gi"},
-                        },
+                        "resources": PROMETHEUS.values(),
                     }
                 },
                 "alertmanager": {
                     "config": alertmanager_config(),
                     "alertmanagerSpec": {
-                        "replicas": replicas + 1 if replicas > 1 else 1,
+                        "replicas": alertmanagers,
                         "secrets": ["alertmanager-integrations"],
                         "securityContext": {**POD_SECURITY, "runAsUser": 1000, "fsGroup": 2000},
+                        "resources": ALERTMANAGER.values(),
                     },
                 },
                 "grafana": {
@@ -327,46 +616,117 @@ class Observability(pulumi.ComponentResource):
                             "readOnly": True,
                         }
                     ],
+                    "resources": GRAFANA.values(),
                     "sidecar": {
+                        # Both sidecars (dashboards, datasources) take these.
+                        "resources": GRAFANA_SIDECAR.values(),
                         "dashboards": {
                             "enabled": True,
                             "label": "grafana_dashboard",
                             "labelValue": "1",
                             "searchNamespace": "monitoring",
-                        }
+                        },
                     },
                     "persistence": {"enabled": False},
                     "securityContext": {**POD_SECURITY, "runAsUser": 472, "fsGroup": 472},
                     "containerSecurityContext": CONTAINER_SECURITY,
                 },
-                "prometheus-node-exporter": {"hostNetwork": True},
+                "kube-state-metrics": {
+                    "resources": KUBE_STATE_METRICS.values(),
+                    # kube_node_labels carries no labels unless allowed (cost dashboard).
+                    "metricLabelsAllowlist": ["nodes=[eks.amazonaws.com/capacityType]"],
+                },
+                "prometheus-node-exporter": {
+                    "hostNetwork": True,
+                    "resources": NODE_EXPORTER.values(),
+                    # Every node, tainted or not (the system pool is CriticalAddonsOnly).
+                    "tolerations": NODE_AGENT_TOLERATIONS,
+                },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[admin, keys, oidc]
-            ),
+            opts=self._in("monitoring", admin, keys, oidc),
         )
+        self._footprints.append(
+            ReleaseFootprint(
+                KPS,
+                "monitoring",
+                workloads=(
+                    Workload("operator", "Deployment", (OPERATOR,), surge=1),
+                    # The chart's admission-webhook certificate hooks (no resources set).
+                    Workload("admission-create", "Job", (None,)),
+                    Workload("admission-patch", "Job", (None,)),
+                    Workload("prometheus", "StatefulSet", (PROMETHEUS, CONFIG_RELOADER), replicas),
+                    Workload(
+                        "alertmanager",
+                        "StatefulSet",
+                        (ALERTMANAGER, CONFIG_RELOADER),
+                        alertmanagers,
+                    ),
+                    Workload(
+                        "grafana",
+                        "Deployment",
+                        (GRAFANA, GRAFANA_SIDECAR, GRAFANA_SIDECAR),
+                        surge=1,
+                    ),
+                    Workload("kube-state-metrics", "Deployment", (KUBE_STATE_METRICS,), surge=1),
+                    Workload("node-exporter", "DaemonSet", (NODE_EXPORTER,)),
+                ),
+                services=tuple(
+                    Service(name, "ClusterIP")
+                    for name in (
+                        "operator",
+                        "prometheus",
+                        "alertmanager",
+                        "grafana",
+                        "kube-state-metrics",
+                        "node-exporter",
+                    )
+                ),
+                crds=("monitoring.coreos.com",),
+                metrics=_monitor_prefixes(),
+            )
+        )
+        return release
+
+    def _scrape_platform(self, stack: k8s.helm.v3.Release) -> None:
+        """ServiceMonitors for Security's charts: their own would need the CRD before it
+        exists, so they are created here, after the release that installs it."""
+        for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS):
+            k8s.apiextensions.CustomResource(
+                f"{self._name}-monitor-{target.name}",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=self._meta(target.name, "monitoring"),
+                spec={
+                    "namespaceSelector": {"matchNames": [target.namespace]},
+                    "selector": {"matchLabels": dict(target.labels)},
+                    # No honorLabels: the metric's own namespace/service labels become
+                    # exported_namespace/exported_service, as the dashboards read them.
+                    "endpoints": [{"port": target.port, "interval": "30s"}],
+                },
+                opts=self._in("monitoring", stack),
+            )
 
     def _alert_rules(self, stack: k8s.helm.v3.Release) -> None:
-        slo = self._args.settings.observability.slo
-        targets = SloTargets(
-            slo.availability, slo.latency_seconds, slo.latency_objective, slo.error_rate
+        args = self._args
+        groups = alert_groups(
+            self._targets,
+            peer_regions=args.peer_health_urls is not None,
+            backups=args.backup_alerts,
         )
-        peers = self._args.peer_health_urls is not None
-        for group, alerts in alert_groups(targets, peer_regions=peers).items():
+        for group, alerts in groups.items():
             k8s.apiextensions.CustomResource(
                 f"{self._name}-rules-{group.rsplit('.', 1)[-1]}",
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
                 metadata=self._meta(group.replace(".", "-"), "monitoring"),
                 spec={"groups": [{"name": group, "rules": [a.rule() for a in alerts]}]},
-                opts=pulumi.ResourceOptions(
-                    parent=self, provider=self._args.k8s_provider, depends_on=[stack]
-                ),
+                opts=self._in("monitoring", stack),
             )
 
     def _peer_probes(self, stack: k8s.helm.v3.Release, urls: pulumi.Input[list[str]]) -> None:
         """Probe the other regions' health endpoints over the internet, as users reach them."""
         obs = self._args.settings.observability
+        replicas = 2
         exporter = k8s.helm.v3.Release(
             f"{self._name}-blackbox-exporter",
             name="blackbox-exporter",
@@ -377,15 +737,12 @@ class Observability(pulumi.ComponentResource):
             atomic=True,
             values={
                 "fullnameOverride": "blackbox-exporter",
-                "replicas": 2,
+                "replicas": replicas,
                 "podSecurityContext": {**POD_SECURITY, "runAsUser": 1000, "runAsGroup": 1000},
                 "securityContext": CONTAINER_SECURITY,
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "64Mi"},
-                    "limits": {"cpu": "200m", "memory": "128Mi"},
-                },
+                "resources": BLACKBOX.values(),
             },
-            opts=self._k8s,
+            opts=self._in("monitoring"),
         )
         k8s.apiextensions.CustomResource(
             f"{self._name}-peer-regions-probe",
@@ -399,9 +756,18 @@ class Observability(pulumi.ComponentResource):
                 "prober": {"url": "blackbox-exporter.monitoring.svc:9115"},
                 "targets": {"staticConfig": {"static": urls}},
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=self._args.k8s_provider, depends_on=[stack, exporter]
-            ),
+            opts=self._in("monitoring", stack, exporter),
+        )
+        self._footprints.append(
+            ReleaseFootprint(
+                "blackbox-exporter",
+                "monitoring",
+                workloads=(
+                    Workload("blackbox-exporter", "Deployment", (BLACKBOX,), replicas, surge=1),
+                ),
+                services=(Service("blackbox-exporter", "ClusterIP"),),
+                metrics=(Metrics(("probe_",), via=f"Probe/monitoring/{PEER_PROBE_JOB}"),),
+            )
         )
 
     def _dashboards(self) -> None:
@@ -409,11 +775,111 @@ class Observability(pulumi.ComponentResource):
             k8s.core.v1.ConfigMap(
                 f"{self._name}-dashboard-{uid}",
                 metadata=self._meta(f"dashboard-{uid}", "monitoring", grafana_dashboard="1"),
-                data={f"{uid}.json": json.dumps(board, indent=2)},
-                opts=self._k8s,
+                data={
+                    f"{uid}.json": json.dumps(with_slo_constants(board, self._targets), indent=2)
+                },
+                opts=self._in("monitoring"),
+            )
+
+    def _grafana_ingress(self, stack: k8s.helm.v3.Release) -> None:
+        """Grafana at its OIDC root_url, through the ingress controller.
+
+        TLS without a secretName: the controller serves its default certificate (the
+        *.domain wildcard). Source ranges: the cluster's public access CIDRs when set.
+        """
+        args, settings = self._args, self._args.settings
+        host = grafana_host(settings.stack, settings.security.domain)
+        cidrs = settings.cluster.public_access_cidrs
+        annotations = (
+            {"nginx.ingress.kubernetes.io/whitelist-source-range": ",".join(cidrs)}
+            if cidrs
+            else None
+        )
+        k8s.networking.v1.Ingress(
+            f"{self._name}-grafana-ingress",
+            metadata=self._meta("grafana", "monitoring", annotations),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name="nginx",
+                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host])],
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=GRAFANA_SERVICE,
+                                            port=k8s.networking.v1.ServiceBackendPortArgs(
+                                                name=GRAFANA_PORT
+                                            ),
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=self._in(
+                "monitoring",
+                stack,
+                *([args.ingress_controller] if args.ingress_controller else []),
+            ),
+        )
+        if args.dns_zone_id is not None and args.ingress_hostname is not None:
+            aws.route53.Record(
+                f"{self._name}-grafana-dns",
+                zone_id=args.dns_zone_id,
+                name=host,
+                type="CNAME",
+                ttl=300,
+                records=[args.ingress_hostname],
+                opts=pulumi.ResourceOptions(parent=self),
             )
 
     # -- logs ------------------------------------------------------------------------
+
+    def _log_groups(
+        self, domain_name: str
+    ) -> tuple[dict[str, aws.cloudwatch.LogGroup], aws.cloudwatch.LogResourcePolicy]:
+        """KMS-encrypted groups for the domain's logs and the policy letting OpenSearch
+        write to exactly those groups from this account."""
+        args = self._args
+        child = pulumi.ResourceOptions(parent=self)
+        groups = {
+            key: aws.cloudwatch.LogGroup(
+                f"{self._name}-opensearch-{key}-logs",
+                name=f"/aws/opensearch/{domain_name}/{key}",
+                kms_key_id=args.logs_key_arn,
+                retention_in_days=args.log_retention_days,
+                opts=child,
+            )
+            for key in OPENSEARCH_LOGS
+        }
+        policy = aws.cloudwatch.LogResourcePolicy(
+            f"{self._name}-opensearch-logs-policy",
+            policy_name=f"{args.settings.cluster_name}-opensearch-logs",
+            policy_document=pulumi.Output.all(
+                args.account.account_id, *[g.arn for g in groups.values()]
+            ).apply(
+                lambda v: policy_document(
+                    [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "es.amazonaws.com"},
+                            "Action": ["logs:PutLogEvents", "logs:CreateLogStream"],
+                            "Resource": [f"{arn}:*" for arn in v[1:]],
+                            "Condition": {"StringEquals": {"aws:SourceAccount": v[0]}},
+                        }
+                    ]
+                )
+            ),
+            opts=child,
+        )
+        return groups, policy
 
     def _logs(self) -> pulumi.Output[str]:
         args, search = self._args, self._args.settings.observability.opensearch
@@ -428,9 +894,23 @@ class Observability(pulumi.ComponentResource):
         )
         # Its write policy needs the domain's ARN, so it is attached below.
         fluent_role = self._irsa("fluent-bit", "logging", "fluent-bit")
+        # The domain's master user: only the setup Job's service account may assume it. It
+        # maps the shipper and the SREs to their OpenSearch roles and applies retention.
+        admin = opensearch_admin_role(
+            f"{self._name}-opensearch-admin",
+            OidcProvider(args.oidc_provider_arn, args.oidc_provider_url),
+            parent=self,
+        )
+        account = args.account
+        identity = pulumi.Output.all(account.partition, account.account_id)
+        sre_roles: list[pulumi.Output[str]] = [
+            identity.apply(functools.partial(_role_arn_in, role))
+            for role in args.settings.cluster.admin_roles
+        ]
         count = search.instance_count
         # OpenSearch allows 28 characters: af-<stack>-logs fits every stack name we use.
         domain_name = f"af-{args.settings.stack}-logs"
+        log_groups, log_policy = self._log_groups(domain_name)
         domain = aws.opensearch.Domain(
             f"{self._name}-opensearch",
             domain_name=domain_name,
@@ -465,27 +945,35 @@ class Observability(pulumi.ComponentResource):
                 enabled=True,
                 internal_user_database_enabled=False,
                 master_user_options=aws.opensearch.DomainAdvancedSecurityOptionsMasterUserOptionsArgs(
-                    master_user_arn=fluent_role.arn
+                    master_user_arn=admin.arn
                 ),
             ),
-            # FGAC decides per index; the domain policy admits only the log shipper's role.
+            log_publishing_options=[
+                aws.opensearch.DomainLogPublishingOptionArgs(
+                    cloudwatch_log_group_arn=log_groups[key].arn, log_type=log_type, enabled=True
+                )
+                for key, log_type in OPENSEARCH_LOGS.items()
+            ],
+            # FGAC decides per index; the domain policy admits the shipper, the setup Job's
+            # admin role and the SREs, nobody else.
             access_policies=pulumi.Output.all(
-                fluent_role.arn, args.account.partition, args.account.account_id
+                account.partition, account.account_id, fluent_role.arn, admin.arn, *sre_roles
             ).apply(
                 lambda v: policy_document(
                     [
                         {
                             "Effect": "Allow",
-                            "Principal": {"AWS": v[0]},
+                            "Principal": {"AWS": list(v[2:])},
                             "Action": ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"],
                             "Resource": (
-                                f"arn:{v[1]}:es:{args.account.region}:{v[2]}:domain/{domain_name}/*"
+                                f"arn:{v[0]}:es:{account.region}:{v[1]}:domain/{domain_name}/*"
                             ),
                         }
                     ]
                 )
             ),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # AWS rejects log publishing until the resource policy admits the service.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[log_policy]),
         )
         aws.iam.RolePolicy(
             f"{self._name}-fluent-bit-write",
@@ -517,10 +1005,9 @@ class Observability(pulumi.ComponentResource):
                     "name": "fluent-bit",
                     "annotations": {"eks.amazonaws.com/role-arn": fluent_role.arn},
                 },
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                },
+                "resources": FLUENT_BIT.values(),
+                # Every node ships logs, the tainted system pool included.
+                "tolerations": NODE_AGENT_TOLERATIONS,
                 "securityContext": {**CONTAINER_SECURITY, "runAsNonRoot": False},
                 "config": {
                     "outputs": domain.endpoint.apply(
@@ -534,7 +1021,31 @@ class Observability(pulumi.ComponentResource):
                     ),
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider),
+            opts=self._in("logging"),
+        )
+        OpenSearchSetup(
+            f"{self._name}-opensearch-setup",
+            OpenSearchSetupArgs(
+                domain_endpoint=domain.endpoint,
+                domain_arn=domain.arn,
+                region=account.region,
+                admin_role=admin,
+                fluent_bit_role_arn=fluent_role.arn,
+                sre_role_arns=sre_roles,
+                retention_days=search.retention_days,
+                k8s_provider=args.k8s_provider,
+                labels=self._labels,
+                namespace_depends_on=[args.namespaces["logging"]],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._footprints.append(
+            ReleaseFootprint(
+                "fluent-bit",
+                "logging",
+                workloads=(Workload("fluent-bit", "DaemonSet", (FLUENT_BIT,)),),
+                services=(Service("fluent-bit", "ClusterIP"),),
+            )
         )
         return domain.endpoint
 
@@ -592,16 +1103,17 @@ class Observability(pulumi.ComponentResource):
                             },
                         }
                     },
-                    "resources": {
-                        "requests": {"cpu": "200m", "memory": "1Gi"},
-                        "limits": {"cpu": "1", "memory": "4Gi"},
-                    },
+                    "resources": TEMPO.values(),
                     "securityContext": CONTAINER_SECURITY,
+                    # The root filesystem is read-only: the WAL needs a writable /var/tempo.
+                    "extraVolumeMounts": [{"name": "tempo-data", "mountPath": "/var/tempo"}],
                 },
+                "extraVolumes": [{"name": "tempo-data", "emptyDir": {}}],
                 "securityContext": {**POD_SECURITY, "runAsUser": 10001, "fsGroup": 10001},
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider),
+            opts=self._in("tracing"),
         )
+        collectors = 2 if args.settings.environment != "dev" else 1
         k8s.helm.v3.Release(
             f"{self._name}-otel-collector",
             name="otel-collector",
@@ -612,12 +1124,9 @@ class Observability(pulumi.ComponentResource):
             atomic=True,
             values={
                 "mode": "deployment",
-                "replicaCount": 2 if args.settings.environment != "dev" else 1,
+                "replicaCount": collectors,
                 "image": {"repository": "otel/opentelemetry-collector-contrib"},
-                "resources": {
-                    "requests": {"cpu": "200m", "memory": "256Mi"},
-                    "limits": {"cpu": "1", "memory": "1Gi"},
-                },
+                "resources": OTEL_COLLECTOR.values(),
                 "securityContext": CONTAINER_SECURITY,
                 "podSecurityContext": POD_SECURITY,
                 "config": {
@@ -636,12 +1145,62 @@ class Observability(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[tempo]
-            ),
+            opts=self._in("tracing", tempo),
+        )
+        self._footprints.extend(
+            [
+                ReleaseFootprint(
+                    "tempo",
+                    "tracing",
+                    # The chart's tempo-query sidecar is off by default.
+                    workloads=(Workload("tempo", "StatefulSet", (TEMPO,)),),
+                    services=(Service("tempo", "ClusterIP"),),
+                ),
+                ReleaseFootprint(
+                    "otel-collector",
+                    "tracing",
+                    workloads=(
+                        Workload(
+                            "opentelemetry-collector",
+                            "Deployment",
+                            (OTEL_COLLECTOR,),
+                            collectors,
+                            surge=1,
+                        ),
+                    ),
+                    services=(Service("opentelemetry-collector", "ClusterIP"),),
+                ),
+            ]
         )
 
     # -- AWS alarms ------------------------------------------------------------------
+
+    def _alarm_subscription(self, topic: aws.sns.Topic) -> None:
+        """PagerDuty's CloudWatch integration over HTTPS, or the prerequisite to set it."""
+        args = self._args
+        endpoint = args.settings.observability.alarm_endpoint
+        if endpoint is None:
+            self._prerequisites.append(
+                Prerequisite(
+                    what=f"the alarm topic {args.settings.cluster_name}-alarms has a "
+                    "subscriber (until then data-store alarms reach no one)",
+                    how=(
+                        "pulumi config set --secret --path observability.alarmEndpoint "
+                        "'https://events.pagerduty.com/integration/<key>/enqueue' "
+                        f"-s {args.settings.stack}"
+                    ),
+                )
+            )
+            return
+        aws.sns.TopicSubscription(
+            f"{self._name}-alarms-pagerduty",
+            topic=topic.arn,
+            protocol="https",
+            endpoint=pulumi.Output.secret(endpoint),
+            # PagerDuty confirms the subscription itself.
+            endpoint_auto_confirms=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _aws_alarms(self) -> pulumi.Output[str]:
         args = self._args
@@ -652,11 +1211,13 @@ class Observability(pulumi.ComponentResource):
             kms_master_key_id=args.logs_key_arn,
             opts=child,
         )
+        self._alarm_subscription(topic)
+        rds = rds_alarms(args.postgres_max_connections)
         alarms: list[tuple[str, str, dict[str, str], AlarmSpec]] = []
         for index, identifier in enumerate(args.postgres_identifiers):
             suffix = "primary" if index == 0 else f"replica-{index}"
             lags = index > 0 or args.postgres_primary_is_replica
-            specs = RDS_ALARMS if lags else RDS_ALARMS[:-1]
+            specs = rds if lags else rds[:-1]
             for spec in specs:
                 alarms.append(
                     (f"rds-{suffix}", "AWS/RDS", {"DBInstanceIdentifier": identifier}, spec)

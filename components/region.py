@@ -40,6 +40,7 @@ from components.replication import BucketReplication, BucketReplicationArgs
 from components.routing import GlobalRouting, GlobalRoutingArgs, health_url
 from components.security import Security, SecurityArgs
 from components.settings import Settings
+from components.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.zone import PublicZone, PublicZoneArgs
 
 
@@ -195,6 +196,8 @@ class Region(pulumi.ComponentResource):
                 k8s_provider=cluster.k8s_provider,
                 coredns_replicas=2 if settings.environment == "dev" else 3,
                 retain_volumes=settings.is_prod,
+                metrics_server_chart_version=settings.autoscaler.metrics_server_chart_version,
+                metrics_server_replicas=1 if settings.environment == "dev" else 2,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
         )
@@ -218,9 +221,12 @@ class Region(pulumi.ComponentResource):
             zone = PublicZone(
                 f"{name}-zone",
                 PublicZoneArgs(
+                    account=account,
                     domain=settings.security.domain,
                     existing_zone_id=settings.security.hosted_zone_id,
                     protect=settings.is_prod,
+                    logs_key_arn=keys.logs_key_arn,
+                    log_retention_days=cluster_settings.log_retention_days,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -270,6 +276,7 @@ class Region(pulumi.ComponentResource):
                 k8s_provider=cluster.k8s_provider,
                 s3_key_arn=keys.s3_key_arn,
                 secrets_key_arn=keys.secrets_key_arn,
+                logs_key_arn=keys.logs_key_arn,
                 audit_bucket=data_stores.bucket_names["audit-logs"],
                 artifacts_bucket_arn=data_stores.bucket_arns["artifacts"],
                 application_secret_arns=list(data_stores.application_secret_arns.values()),
@@ -304,10 +311,28 @@ class Region(pulumi.ComponentResource):
                 peer_health_urls=self._peer_health_urls(primary, targets),
                 cache_node_ids=data_stores.cache_node_ids,
                 protect=settings.is_prod,
+                namespaces=security.fenced_namespaces,
+                secret_store=security.secret_store,
+                postgres_max_connections=settings.data_stores.postgres.max_connections,
+                log_retention_days=cluster_settings.log_retention_days,
+                dns_zone_id=self.hosted_zone_id,
+                ingress_hostname=security.ingress_hostname,
+                ingress_controller=security.ingress_release,
             ),
             # Namespaces, the ClusterSecretStore and the default StorageClass come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[security, data_stores]),
         )
+        if security.trail_log_group_name is not None:
+            # CIS benchmark alarms on the trail's events, to the same topic as the others.
+            TrailAlarms(
+                f"{name}-trail-alarms",
+                TrailAlarmsArgs(
+                    log_group_name=security.trail_log_group_name,
+                    alarm_topic_arn=observability.alarm_topic_arn,
+                    name_prefix=settings.cluster_name,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
         self._multi_region(primary, targets, keys, data_stores, security)
 

@@ -3,8 +3,12 @@
 Namespaces (PSA restricted unless exempt, quota, limits, default-deny network policies),
 RBAC for SREs and developers, IRSA service accounts for the platform's workloads, tenants,
 ingress-nginx behind an NLB, cert-manager with Let's Encrypt over Route 53 DNS-01, External
-Secrets for Secrets Manager, GuardDuty and CloudTrail. KMS keys live in :mod:`components.keys`
-because the network and cluster need them before a cluster exists.
+Secrets for Secrets Manager, GuardDuty and CloudTrail (to S3 and to CloudWatch Logs). KMS keys
+live in :mod:`components.keys` because the network and cluster need them before a cluster
+exists.
+
+Every chart's footprint (pods, Services, CRDs, metrics) is declared next to its values from
+the same numbers, so the offline admission checks count what the cluster will admit.
 """
 
 from __future__ import annotations
@@ -17,9 +21,28 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import DEVELOPER_GROUP, SRE_GROUP
-from components.iam import OidcProvider, irsa_role
+from components.footprint import (
+    Metrics,
+    ReleaseFootprint,
+    Resources,
+    Service,
+    Workload,
+    footprints_output,
+)
+from components.iam import OidcProvider, irsa_role, policy_document
 from components.keys import AccountContext
-from components.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
+from components.namespaces import (
+    CONTAINER_SECURITY,
+    POD_SECURITY,
+    FencedNamespace,
+    Ingress,
+    NamespaceSpec,
+    Quota,
+    rolling_surge,
+    with_daemonset,
+)
+from components.node_agents import FLUENT_BIT, NODE_EXPORTER
+from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import Settings
 from components.tenancy import Tenant, TenantArgs
 
@@ -40,18 +63,49 @@ MONITORING_QUOTA = Quota(
 )
 WEBHOOK = 10250
 DATA_PORTS = (5432, 6379, 9098, 443)
-# Non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp: PSS restricted.
-POD_SECURITY = {
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
-CONTAINER_SECURITY = {
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "runAsNonRoot": True,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+# The ports of the ingress controller's LoadBalancer Service (http, https): the NLB listens
+# on them, the NetworkPolicy admits them, and each takes one node port of the quota.
+INGRESS_PORTS = (80, 443)
+# Metrics the observability component scrapes with these ServiceMonitors (monitoring ns).
+INGRESS_NGINX_SCRAPER = "ServiceMonitor/monitoring/ingress-nginx-controller"
+CERT_MANAGER_SCRAPER = "ServiceMonitor/monitoring/cert-manager"
+
+# Per-container resources, handed to the charts with ``.values()`` and declared in the
+# releases' footprints from the same objects.
+INGRESS_CONTROLLER = Resources("500m", "512Mi", "2", "1Gi")
+# kube-webhook-certgen (the admission webhook's certificate Jobs): a short Go binary.
+INGRESS_ADMISSION_JOB = Resources("10m", "32Mi", "100m", "64Mi")
+CERT_MANAGER_CONTROLLER = Resources("50m", "128Mi", "500m", "512Mi")
+CERT_MANAGER_WEBHOOK = Resources("20m", "64Mi", "200m", "256Mi")
+CERT_MANAGER_CAINJECTOR = Resources("20m", "128Mi", "200m", "512Mi")
+CERT_MANAGER_STARTUPAPICHECK = Resources("10m", "32Mi", "100m", "128Mi")
+EXTERNAL_SECRETS_CONTROLLER = Resources("50m", "128Mi", "500m", "512Mi")
+EXTERNAL_SECRETS_WEBHOOK = Resources("20m", "64Mi", "200m", "256Mi")
+EXTERNAL_SECRETS_CERT_CONTROLLER = Resources("20m", "64Mi", "200m", "256Mi")
+# Account-wide service-linked roles this stack relies on but must not create: one per
+# account, shared by every stack in it, and usually already there (AWS creates them the
+# first time a service needs them through the console).
+OPENSEARCH_SERVICE_LINKED_ROLE = Prerequisite(
+    what=(
+        "IAM service-linked role AWSServiceRoleForAmazonOpenSearchService exists in the "
+        "account (the VPC OpenSearch domain of the log pipeline needs it to place its ENIs)"
+    ),
+    how=(
+        "once per account: aws iam create-service-linked-role "
+        "--aws-service-name opensearchservice.amazonaws.com (an error that the name has "
+        "been taken means it exists)"
+    ),
+)
+# Read-only CloudWatch APIs that have no resource-level permissions: "*" is the only
+# resource IAM accepts for them.
+UNSCOPED_READ_ACTIONS = (
+    "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
+    "logs:DescribeLogGroups",
+    "logs:GetQueryResults",
+    "logs:StopQuery",
+    "tag:GetResources",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +119,8 @@ class SecurityArgs:
     k8s_provider: k8s.Provider
     s3_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
+    # Encrypts the trail's CloudWatch log group.
+    logs_key_arn: pulumi.Input[str]
     audit_bucket: pulumi.Input[str]
     artifacts_bucket_arn: pulumi.Input[str]
     application_secret_arns: list[pulumi.Input[str]]
@@ -113,6 +169,12 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
     workload_quota = Quota(
         cpu, memory, pods=1000, max_container_cpu="8", max_container_memory="16Gi"
     )
+    # DaemonSets run a pod on every node the pools can reach, not on today's nodes.
+    nodes = settings.max_node_count
+    monitoring_quota = with_daemonset(MONITORING_QUOTA, NODE_EXPORTER, nodes)
+    logging_quota = with_daemonset(PLATFORM_QUOTA, FLUENT_BIT, nodes)
+    # The controller's LoadBalancer Service: one load balancer, a node port per port.
+    ingress_quota = replace(PLATFORM_QUOTA, load_balancers=1, node_ports=len(INGRESS_PORTS))
     scraped = Ingress(from_namespace="monitoring")
     api = ((vpc, (443,)),)
 
@@ -130,7 +192,7 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         application(settings.workload_namespace, workload_quota),
         NamespaceSpec(
             "monitoring",
-            MONITORING_QUOTA,
+            monitoring_quota,
             ingress=(
                 Ingress(from_namespace="ingress-nginx"),
                 Ingress(from_cidr=vpc, ports=(WEBHOOK,)),
@@ -141,9 +203,9 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         ),
         NamespaceSpec(
             "ingress-nginx",
-            PLATFORM_QUOTA,
+            ingress_quota,
             ingress=(
-                Ingress(from_cidr="0.0.0.0/0", ports=(80, 443)),
+                Ingress(from_cidr="0.0.0.0/0", ports=INGRESS_PORTS),
                 Ingress(from_cidr=vpc, ports=(8443,)),
                 scraped,
             ),
@@ -166,7 +228,7 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         ),
         NamespaceSpec(
             "logging",
-            PLATFORM_QUOTA,
+            logging_quota,
             ingress=(scraped,),
             egress=(*data, *api),
         ),
@@ -182,10 +244,64 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
     return [replace(spec, exemption=exemptions.get(spec.name)) for spec in specs]
 
 
-def sre_rules() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _TrailLogs:
+    group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
+
+
+def cloudtrail_trust_policy(partition: str, account_id: str, region: str, trail: str) -> str:
+    """Only CloudTrail, and only for this trail of this account, may assume the role."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account_id,
+                        "aws:SourceArn": (
+                            f"arn:{partition}:cloudtrail:{region}:{account_id}:trail/{trail}"
+                        ),
+                    }
+                },
+            }
+        ]
+    )
+
+
+def monitoring_statements(
+    partition: str, account_id: str, region: str, cluster_name: str
+) -> list[dict[str, Any]]:
+    """Grafana's CloudWatch data source: metrics and alarms of the account, but log queries
+    only on this stack's own log groups (all named /aws/<service>/<cluster>...)."""
+    arn = f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/*/{cluster_name}*"
     return [
-        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-        {"nonResourceURLs": ["*"], "verbs": ["*"]},
+        {
+            "Sid": "CloudWatchReadUnscoped",
+            "Effect": "Allow",
+            "Action": list(UNSCOPED_READ_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "AlarmsOfThisRegion",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*",
+        },
+        {
+            "Sid": "QueryOwnLogGroups",
+            "Effect": "Allow",
+            "Action": [
+                "logs:StartQuery",
+                "logs:GetLogGroupFields",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": arn,
+        },
     ]
 
 
@@ -227,6 +343,11 @@ class Security(pulumi.ComponentResource):
     ingress_class: str
     # DNS name of the ingress load balancer, once the cloud provider has created it.
     ingress_hostname: pulumi.Output[str]
+    fenced_namespaces: dict[str, FencedNamespace]
+    secret_store: k8s.apiextensions.CustomResource
+    # The CloudWatch log group CloudTrail delivers to (CIS metric filters read it); None
+    # when this stack runs no trail.
+    trail_log_group_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: SecurityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("agentfactory:platform:Security", name, None, opts)
@@ -252,16 +373,19 @@ class Security(pulumi.ComponentResource):
         # not inherit its component's depends_on).
         self.fenced_namespaces = fenced
         self._fenced = fenced
+        self._footprints: list[ReleaseFootprint] = []
         self._rbac()
         self.service_account_roles = self._service_accounts()
         self.tenant_namespaces = self._tenants()
         ingress = self._ingress_nginx()
+        # Ingresses elsewhere wait for it: its admission webhook validates them.
+        self.ingress_release = ingress
         self.ingress_hostname = self._ingress_hostname(ingress)
         self.cluster_issuer = self._cert_manager(ingress)
         self.secret_store = self._external_secrets()
         self.cluster_secret_store = SECRET_STORE
         self.ingress_class = "nginx"
-        self._account_guards()
+        self.trail_log_group_name = self._account_guards()
         self.register_outputs(
             {
                 "namespaces": self.namespaces,
@@ -270,6 +394,9 @@ class Security(pulumi.ComponentResource):
                 "clusterIssuer": self.cluster_issuer,
                 "clusterSecretStore": self.cluster_secret_store,
                 "ingressHostname": self.ingress_hostname,
+                "trailLogGroupName": self.trail_log_group_name,
+                **footprints_output(self._footprints),
+                **prerequisites_output([OPENSEARCH_SERVICE_LINKED_ROLE]),
             }
         )
 
@@ -304,31 +431,46 @@ class Security(pulumi.ComponentResource):
 
     def _rbac(self) -> None:
         name = self._name
-        for role_name, rules, group in (
-            ("agent-factory-sre", sre_rules(), SRE_GROUP),
-            ("agent-factory-developer", developer_rules(), DEVELOPER_GROUP),
-        ):
-            role = k8s.rbac.v1.ClusterRole(
-                f"{name}-{role_name}",
-                metadata=self._meta(role_name),
-                rules=rules,  # type: ignore[arg-type]
-                opts=self._on_cluster,
-            )
-            k8s.rbac.v1.ClusterRoleBinding(
-                f"{name}-{role_name}-binding",
-                metadata=self._meta(role_name),
-                role_ref=k8s.rbac.v1.RoleRefArgs(
-                    api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role_name
-                ),
-                subjects=[
-                    k8s.rbac.v1.SubjectArgs(
-                        kind="Group", name=group, api_group="rbac.authorization.k8s.io"
-                    )
-                ],
-                opts=pulumi.ResourceOptions(
-                    parent=self, provider=self._args.k8s_provider, depends_on=[role]
-                ),
-            )
+        developer = "agent-factory-developer"
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-{developer}",
+            metadata=self._meta(developer),
+            rules=developer_rules(),  # type: ignore[arg-type]
+            opts=self._on_cluster,
+        )
+        self._bind(developer, developer, DEVELOPER_GROUP, depends_on=[role])
+        # SREs get the built-in cluster-admin: a home-made copy of */*/* is the same power
+        # with a name that hides it. roleRef is immutable, so the binding that used to
+        # point at agent-factory-sre is replaced (deleted first: same object name).
+        self._bind("agent-factory-sre", "cluster-admin", SRE_GROUP, delete_before_replace=True)
+
+    def _bind(
+        self,
+        binding: str,
+        cluster_role: str,
+        group: str,
+        *,
+        depends_on: list[pulumi.Resource] | None = None,
+        delete_before_replace: bool = False,
+    ) -> k8s.rbac.v1.ClusterRoleBinding:
+        return k8s.rbac.v1.ClusterRoleBinding(
+            f"{self._name}-{binding}-binding",
+            metadata=self._meta(binding),
+            role_ref=k8s.rbac.v1.RoleRefArgs(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=cluster_role
+            ),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(
+                    kind="Group", name=group, api_group="rbac.authorization.k8s.io"
+                )
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=self._args.k8s_provider,
+                depends_on=depends_on,
+                delete_before_replace=delete_before_replace,
+            ),
+        )
 
     # -- workload identities ---------------------------------------------------------
 
@@ -388,22 +530,9 @@ class Security(pulumi.ComponentResource):
                 }
             ]
         )
-        monitoring = [
-            {
-                "Sid": "CloudWatchRead",
-                "Effect": "Allow",
-                "Action": [
-                    "cloudwatch:GetMetricData",
-                    "cloudwatch:ListMetrics",
-                    "cloudwatch:DescribeAlarms",
-                    "logs:DescribeLogGroups",
-                    "logs:StartQuery",
-                    "logs:GetQueryResults",
-                    "tag:GetResources",
-                ],
-                "Resource": "*",
-            }
-        ]
+        monitoring = pulumi.Output.all(account.partition, account.account_id).apply(
+            lambda v: monitoring_statements(v[0], v[1], account.region, settings.cluster_name)
+        )
         identities: dict[str, tuple[str, pulumi.Input[list[Any]]]] = {
             "agent-factory": (
                 workload,
@@ -428,6 +557,9 @@ class Security(pulumi.ComponentResource):
                     labels={**self._labels, "app.kubernetes.io/name": account_name},
                     annotations={"eks.amazonaws.com/role-arn": role.arn},
                 ),
+                # IRSA projects its own web-identity token; a pod that calls the Kubernetes
+                # API opts in on its own spec.
+                automount_service_account_token=False,
                 opts=self._in(namespace),
             )
             roles[account_name] = role.arn
@@ -445,6 +577,7 @@ class Security(pulumi.ComponentResource):
                 f"{self._name}-tenant-{tenant.name}",
                 TenantArgs(
                     account=args.account,
+                    stack=settings.stack,
                     tenant=tenant.name,
                     tier=tenant.tier,
                     quota=Quota(
@@ -457,6 +590,7 @@ class Security(pulumi.ComponentResource):
                     cluster_name=args.cluster_name,
                     cluster_arn=args.cluster_arn,
                     admin_role=tenant.admin_role,
+                    admin_principals=tuple(tenant.admin_principals_or_default),
                     data_egress=data,
                     common_labels=self._labels,
                     k8s_provider=args.k8s_provider,
@@ -486,7 +620,7 @@ class Security(pulumi.ComponentResource):
             "use-forwarded-headers": "false",
             **nginx_snippets(ingress.rate_limit_rps, ingress.cors_allowed_origins),
         }
-        return k8s.helm.v3.Release(
+        release = k8s.helm.v3.Release(
             f"{self._name}-ingress-nginx",
             name="ingress-nginx",
             chart="ingress-nginx",
@@ -506,6 +640,9 @@ class Security(pulumi.ComponentResource):
                     "service": {
                         "type": "LoadBalancer",
                         "externalTrafficPolicy": "Local",
+                        # http and https (INGRESS_PORTS): the quota grants a node port each.
+                        "enableHttp": True,
+                        "enableHttps": True,
                         "annotations": {
                             f"{LB}-type": "nlb",
                             f"{LB}-scheme": "internet-facing",
@@ -521,16 +658,44 @@ class Security(pulumi.ComponentResource):
                         "runAsUser": 101,
                         "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
                     },
-                    "resources": {
-                        "requests": {"cpu": "500m", "memory": "512Mi"},
-                        "limits": {"cpu": "2", "memory": "1Gi"},
-                    },
+                    "resources": INGRESS_CONTROLLER.values(),
+                    # Scraped by the observability component's ServiceMonitor once the
+                    # monitoring CRDs exist; the chart's own would fail before them.
                     "metrics": {"enabled": True, "serviceMonitor": {"enabled": False}},
-                    "admissionWebhooks": {"enabled": True},
+                    "admissionWebhooks": {
+                        "enabled": True,
+                        "createSecretJob": {"resources": INGRESS_ADMISSION_JOB.values()},
+                        "patchWebhookJob": {"resources": INGRESS_ADMISSION_JOB.values()},
+                    },
                 },
             },
             opts=self._in("ingress-nginx"),
         )
+        self._footprints.append(
+            ReleaseFootprint(
+                release="ingress-nginx",
+                namespace="ingress-nginx",
+                workloads=(
+                    Workload(
+                        "controller",
+                        "Deployment",
+                        (INGRESS_CONTROLLER,),
+                        replicas=ingress.replicas,
+                        surge=rolling_surge(ingress.replicas),
+                    ),
+                    # Helm hooks that create and patch the admission webhook's certificate.
+                    Workload("admission-create", "Job", (INGRESS_ADMISSION_JOB,)),
+                    Workload("admission-patch", "Job", (INGRESS_ADMISSION_JOB,)),
+                ),
+                services=(
+                    Service("ingress-nginx-controller", "LoadBalancer", len(INGRESS_PORTS)),
+                    Service("ingress-nginx-controller-admission", "ClusterIP"),
+                    Service("ingress-nginx-controller-metrics", "ClusterIP"),
+                ),
+                metrics=(Metrics(("nginx_ingress_controller_",), via=INGRESS_NGINX_SCRAPER),),
+            )
+        )
+        return release
 
     def _ingress_hostname(self, release: k8s.helm.v3.Release) -> pulumi.Output[str]:
         """Read the controller Service the chart made (<release>-controller) for its NLB."""
@@ -580,6 +745,7 @@ class Security(pulumi.ComponentResource):
             ],
         )
         replicas = security.platform_replicas
+        cainjector_replicas = 2 if replicas >= 3 else 1
         release = k8s.helm.v3.Release(
             f"{self._name}-cert-manager",
             name="cert-manager",
@@ -595,36 +761,68 @@ class Security(pulumi.ComponentResource):
                 "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role.arn}},
                 "securityContext": POD_SECURITY,
                 "containerSecurityContext": CONTAINER_SECURITY,
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "128Mi"},
-                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                },
+                "resources": CERT_MANAGER_CONTROLLER.values(),
                 "webhook": {
                     "replicaCount": replicas,
                     "podDisruptionBudget": self._pdb(),
                     "securityContext": POD_SECURITY,
                     "containerSecurityContext": CONTAINER_SECURITY,
-                    "resources": {
-                        "requests": {"cpu": "20m", "memory": "64Mi"},
-                        "limits": {"cpu": "200m", "memory": "256Mi"},
-                    },
+                    "resources": CERT_MANAGER_WEBHOOK.values(),
                 },
                 "cainjector": {
-                    "replicaCount": 2 if replicas >= 3 else 1,
+                    "replicaCount": cainjector_replicas,
                     "securityContext": POD_SECURITY,
                     "containerSecurityContext": CONTAINER_SECURITY,
-                    "resources": {
-                        "requests": {"cpu": "20m", "memory": "128Mi"},
-                        "limits": {"cpu": "200m", "memory": "512Mi"},
-                    },
+                    "resources": CERT_MANAGER_CAINJECTOR.values(),
                 },
                 "startupapicheck": {
                     "securityContext": POD_SECURITY,
                     "containerSecurityContext": CONTAINER_SECURITY,
+                    "resources": CERT_MANAGER_STARTUPAPICHECK.values(),
                 },
-                "prometheus": {"enabled": True},
+                # The metrics Service; the observability component's ServiceMonitor
+                # scrapes it (the chart's own would need the monitoring CRDs first).
+                "prometheus": {"enabled": True, "servicemonitor": {"enabled": False}},
             },
             opts=self._in("cert-manager"),
+        )
+        self._footprints.append(
+            ReleaseFootprint(
+                release="cert-manager",
+                namespace="cert-manager",
+                workloads=(
+                    Workload(
+                        "controller",
+                        "Deployment",
+                        (CERT_MANAGER_CONTROLLER,),
+                        replicas=replicas,
+                        surge=rolling_surge(replicas),
+                    ),
+                    Workload(
+                        "webhook",
+                        "Deployment",
+                        (CERT_MANAGER_WEBHOOK,),
+                        replicas=replicas,
+                        surge=rolling_surge(replicas),
+                    ),
+                    Workload(
+                        "cainjector",
+                        "Deployment",
+                        (CERT_MANAGER_CAINJECTOR,),
+                        replicas=cainjector_replicas,
+                        surge=rolling_surge(cainjector_replicas),
+                    ),
+                    # Post-install hook that waits for the webhook.
+                    Workload("startupapicheck", "Job", (CERT_MANAGER_STARTUPAPICHECK,)),
+                ),
+                services=(
+                    Service("cert-manager", "ClusterIP"),
+                    Service("cert-manager-webhook", "ClusterIP"),
+                    Service("cert-manager-cainjector", "ClusterIP"),
+                ),
+                crds=("cert-manager.io", "acme.cert-manager.io"),
+                metrics=(Metrics(("certmanager_",), via=CERT_MANAGER_SCRAPER),),
+            )
         )
         issuer_name = "letsencrypt-prod"
         dns01: dict[str, Any] = {"route53": {"region": args.account.region}}
@@ -660,7 +858,8 @@ class Security(pulumi.ComponentResource):
                 "duration": "2160h",
                 "renewBefore": "720h",
             },
-            opts=self._in("ingress-nginx", depends_on=[issuer, ingress]),
+            # The issuer already waits for the CRDs; naming the release says so directly.
+            opts=self._in("ingress-nginx", depends_on=[release, issuer, ingress]),
         )
         return issuer_name
 
@@ -709,6 +908,8 @@ class Security(pulumi.ComponentResource):
             values={
                 "installCRDs": True,
                 "replicaCount": replicas,
+                # More than one controller reconciling the same ExternalSecrets fights.
+                "leaderElect": replicas > 1,
                 "podDisruptionBudget": self._pdb(),
                 "serviceAccount": {
                     "name": service_account,
@@ -716,30 +917,53 @@ class Security(pulumi.ComponentResource):
                 },
                 "podSecurityContext": POD_SECURITY,
                 "securityContext": CONTAINER_SECURITY,
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "128Mi"},
-                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                },
+                "resources": EXTERNAL_SECRETS_CONTROLLER.values(),
                 "webhook": {
                     "replicaCount": replicas,
                     "podDisruptionBudget": self._pdb(),
                     "podSecurityContext": POD_SECURITY,
                     "securityContext": CONTAINER_SECURITY,
-                    "resources": {
-                        "requests": {"cpu": "20m", "memory": "64Mi"},
-                        "limits": {"cpu": "200m", "memory": "256Mi"},
-                    },
+                    "resources": EXTERNAL_SECRETS_WEBHOOK.values(),
                 },
                 "certController": {
+                    "replicaCount": 1,
                     "podSecurityContext": POD_SECURITY,
                     "securityContext": CONTAINER_SECURITY,
-                    "resources": {
-                        "requests": {"cpu": "20m", "memory": "64Mi"},
-                        "limits": {"cpu": "200m", "memory": "256Mi"},
-                    },
+                    "resources": EXTERNAL_SECRETS_CERT_CONTROLLER.values(),
                 },
             },
             opts=self._in("external-secrets"),
+        )
+        self._footprints.append(
+            ReleaseFootprint(
+                release="external-secrets",
+                namespace="external-secrets",
+                workloads=(
+                    Workload(
+                        "controller",
+                        "Deployment",
+                        (EXTERNAL_SECRETS_CONTROLLER,),
+                        replicas=replicas,
+                        surge=rolling_surge(replicas),
+                    ),
+                    Workload(
+                        "webhook",
+                        "Deployment",
+                        (EXTERNAL_SECRETS_WEBHOOK,),
+                        replicas=replicas,
+                        surge=rolling_surge(replicas),
+                    ),
+                    Workload(
+                        "cert-controller",
+                        "Deployment",
+                        (EXTERNAL_SECRETS_CERT_CONTROLLER,),
+                        surge=rolling_surge(1),
+                    ),
+                ),
+                # Metrics Services are off by default; only the webhook's is rendered.
+                services=(Service("external-secrets-webhook", "ClusterIP"),),
+                crds=("external-secrets.io", "generators.external-secrets.io"),
+            )
         )
         store = SECRET_STORE
         return k8s.apiextensions.CustomResource(
@@ -770,15 +994,21 @@ class Security(pulumi.ComponentResource):
 
     # -- account guards --------------------------------------------------------------
 
-    def _account_guards(self) -> None:
+    def _account_guards(self) -> pulumi.Output[str] | None:
+        """GuardDuty and CloudTrail; returns the trail's CloudWatch log group name."""
         args, settings = self._args, self._args.settings
         child = pulumi.ResourceOptions(parent=self)
+        # Deleting the detector or the trail blinds the account: protected in prod.
+        guarded = pulumi.ResourceOptions(parent=self, protect=settings.is_prod)
+        # GuardDuty allows one detector per account and region: a stack may enable it only
+        # where no other stack of its account runs in the same region (tests check the
+        # stack files; the preview's global-name check treats the detector as a singleton).
         if settings.security.guard_duty:
             detector = aws.guardduty.Detector(
                 f"{self._name}-guardduty",
                 enable=True,
                 finding_publishing_frequency="FIFTEEN_MINUTES",
-                opts=child,
+                opts=guarded,
             )
             aws.guardduty.DetectorFeature(
                 f"{self._name}-guardduty-eks-audit",
@@ -800,16 +1030,65 @@ class Security(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
-        if settings.security.cloudtrail:
-            aws.cloudtrail.Trail(
-                f"{self._name}-trail",
-                name=settings.trail_name,
-                s3_bucket_name=args.audit_bucket,
-                s3_key_prefix="cloudtrail",
-                kms_key_id=args.s3_key_arn,
-                enable_log_file_validation=True,
-                is_multi_region_trail=args.multi_region_trail,
-                include_global_service_events=args.multi_region_trail,
-                enable_logging=True,
-                opts=child,
-            )
+        if not settings.security.cloudtrail:
+            return None
+        logs = self._trail_logs()
+        aws.cloudtrail.Trail(
+            f"{self._name}-trail",
+            name=settings.trail_name,
+            s3_bucket_name=args.audit_bucket,
+            s3_key_prefix="cloudtrail",
+            kms_key_id=args.s3_key_arn,
+            enable_log_file_validation=True,
+            is_multi_region_trail=args.multi_region_trail,
+            include_global_service_events=args.multi_region_trail,
+            enable_logging=True,
+            # CloudTrail wants the group's ARN with the ":*" (all streams) suffix.
+            cloud_watch_logs_group_arn=logs.group.arn.apply(lambda arn: f"{arn}:*"),
+            cloud_watch_logs_role_arn=logs.role.arn,
+            # CloudTrail checks on create that the role can write to the group.
+            opts=pulumi.ResourceOptions.merge(
+                guarded, pulumi.ResourceOptions(depends_on=[logs.policy])
+            ),
+        )
+        return logs.group.name
+
+    def _trail_logs(self) -> _TrailLogs:
+        """The KMS-encrypted log group the trail also delivers to, and the role it writes
+        with (CIS metric filters and alarms read the group)."""
+        args, settings = self._args, self._args.settings
+        account = args.account
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.cloudwatch.LogGroup(
+            f"{self._name}-trail-logs",
+            name=f"/aws/cloudtrail/{settings.cluster_name}",
+            kms_key_id=args.logs_key_arn,
+            retention_in_days=settings.cluster.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{self._name}-trail-logs-role",
+            description=f"CloudTrail {settings.trail_name} writes to its CloudWatch log group",
+            assume_role_policy=pulumi.Output.all(account.partition, account.account_id).apply(
+                lambda v: cloudtrail_trust_policy(v[0], v[1], account.region, settings.trail_name)
+            ),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-trail-logs-policy",
+            role=role.id,
+            policy=group.arn.apply(
+                lambda arn: policy_document(
+                    [
+                        {
+                            "Sid": "DeliverTrailEvents",
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": f"{arn}:log-stream:*",
+                        }
+                    ]
+                )
+            ),
+            opts=child,
+        )
+        return _TrailLogs(group, role, policy)

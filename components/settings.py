@@ -314,6 +314,8 @@ class AutoscalerSettings(_Model):
     # The autoscaler's minor must match the cluster's (upstream compatibility rule).
     image_tag: str = "v1.35.0"
     scale_down_utilization_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    # metrics-server: the resource metrics API behind kubectl top and CPU/memory HPAs.
+    metrics_server_chart_version: ChartVersion = "3.13.1"
 
 
 def _seed_node_pools() -> dict[str, dict[str, Any]]:
@@ -574,8 +576,34 @@ def _seed_tiers() -> dict[str, QuotaTier]:
 class TenantSettings(_Model):
     name: str
     tier: Literal["small", "medium", "large", "enterprise"]
-    # IAM role (name or ARN) of the tenant's admins; default AgentFactoryTenant-<name>.
+    # An existing IAM role (name or ARN) to map as the tenant's admins. None: the stack
+    # creates AgentFactoryTenant-<name>-<stack>, assumable only by admin_principals.
     admin_role: str | None = None
+    # Who may assume the created admin role: role names, ARNs or ARN patterns (e.g.
+    # aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_TenantAcme_*). Default: the role
+    # AgentFactoryTenantAdmin-<name> of the stack's account.
+    admin_principals: list[str] = Field(default_factory=list)
+
+    @property
+    def admin_principals_or_default(self) -> list[str]:
+        return self.admin_principals or [f"AgentFactoryTenantAdmin-{self.name}"]
+
+    @field_validator("admin_principals")
+    @classmethod
+    def _check_principals(cls, value: list[str]) -> list[str]:
+        pattern = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:role/)?[\w+=,.@/*-]{1,512}$")
+        for principal in value:
+            if not pattern.match(principal):
+                raise ValueError(f"'{principal}' is not an IAM role name, ARN or ARN pattern")
+        return value
+
+    @model_validator(mode="after")
+    def _check_admins(self) -> TenantSettings:
+        if self.admin_role is not None and self.admin_principals:
+            raise _KeyedError(
+                "adminPrincipals", "applies only to the role the stack creates (no adminRole)"
+            )
+        return self
 
     @field_validator("name")
     @classmethod
@@ -614,7 +642,8 @@ class SecuritySettings(_Model):
     # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
     hosted_zone_id: str | None = None
     ingress: IngressSettings = IngressSettings()
-    cert_manager_chart_version: ChartVersion = "v1.21.2"
+    # Versions shown to exist upstream (cert-manager v1.21.2 was never released).
+    cert_manager_chart_version: ChartVersion = "v1.21.1"
     external_secrets_chart_version: ChartVersion = "2.10.0"
     platform_replicas: Annotated[int, Field(ge=1, le=10)] = 3
     # Override of the seed quota of greenlang-<environment> (CPU cores, memory GiB).
@@ -669,12 +698,27 @@ class SloSettings(_Model):
     latency_objective: Annotated[float, Field(gt=50, lt=100)] = 95.0
     error_rate: Annotated[float, Field(gt=0, lt=10)] = 0.5
 
+    @field_validator("latency_seconds")
+    @classmethod
+    def _check_bucket(cls, value: float) -> float:
+        # The latency SLI counts requests in the ingress histogram bucket le="<latency>":
+        # a value between buckets matches no series and the alerts fire forever.
+        buckets = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        if value not in buckets:
+            raise ValueError(
+                f"{value:g} is not a bucket of the ingress-nginx latency histogram; "
+                f"allowed: {', '.join(f'{b:g}' for b in buckets)}"
+            )
+        return value
+
 
 class OpenSearchSettings(_Model):
     engine_version: str = "OpenSearch_2.19"
     instance_type: str = "r7g.large.search"
     instance_count: Annotated[int, Field(ge=1, le=80)] = 3
     volume_gib: Annotated[int, Field(ge=10, le=16384)] = 500
+    # Days a log index lives before ISM deletes it (hot all along: no UltraWarm).
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
 
 
 class ObservabilitySettings(_Model):
@@ -692,6 +736,11 @@ class ObservabilitySettings(_Model):
     trace_sampling_percent: Annotated[float, Field(gt=0, le=100)] = 1.0
     slo: SloSettings = SloSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
+    # HTTPS endpoint of the PagerDuty CloudWatch integration that the data-store alarm
+    # topic notifies. A secret: set it with
+    # `pulumi config set --secret --path observability.alarmEndpoint <url>`; absent, the
+    # preview lists that command as a prerequisite and the topic has no subscriber.
+    alarm_endpoint: str | None = None
 
     @field_validator("grafana_oidc_issuer")
     @classmethod
@@ -699,6 +748,14 @@ class ObservabilitySettings(_Model):
         if not value.startswith("https://"):
             raise ValueError(f"'{value}' must be an https issuer URL")
         return value.rstrip("/")
+
+    @field_validator("alarm_endpoint")
+    @classmethod
+    def _check_alarm_endpoint(cls, value: str | None) -> str | None:
+        # "[secret]": the offline preview's stand-in for a value it cannot decrypt.
+        if value is not None and value != "[secret]" and not value.startswith("https://"):
+            raise ValueError("must be the https:// URL of the PagerDuty CloudWatch integration")
+        return value
 
 
 # A Pulumi stack name, or organization/project/stack for a stack in another project.

@@ -4,6 +4,11 @@ A tenant is one line in the stack's settings (name and tier). It gets a FencedNa
 with its tier's quota, NetworkPolicies that admit nobody but itself, ingress-nginx and
 Prometheus, a ServiceAccount for its agents, and an admin IAM role whose EKS access entry
 is scoped to the tenant's namespace only.
+
+The admin role is per stack (IAM names are global to the account, and the prod regions
+share one): ``AgentFactoryTenant-<tenant>-<stack>``. Only the tenant's own principals may
+assume it (``aws:PrincipalArn``), never any principal of the account that happens to hold
+``sts:AssumeRole`` on ``*``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.iam import policy_document, role_arn
+from components.iam import bounded_name, policy_document, role_arn
 from components.keys import AccountContext
 from components.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
 
@@ -24,12 +29,17 @@ TENANT_PREFIX = "tenant-"
 @dataclass(frozen=True)
 class TenantArgs:
     account: AccountContext
+    # The stack's name: part of the admin role's (account-global) name.
+    stack: str
     tenant: str
     tier: str
     quota: Quota
     cluster_name: pulumi.Input[str]
     cluster_arn: pulumi.Input[str]
     admin_role: str | None
+    # Who may assume the admin role this component creates (role names, ARNs or ARN
+    # patterns); unused when ``admin_role`` names an existing role.
+    admin_principals: tuple[str, ...]
     data_egress: tuple[tuple[str, tuple[int, ...]], ...]
     common_labels: dict[str, str]
     k8s_provider: k8s.Provider
@@ -50,14 +60,30 @@ def tenant_spec(args: TenantArgs) -> NamespaceSpec:
     )
 
 
-def assume_from_account(partition: str, account_id: str) -> str:
-    # Who may assume it is decided by IAM/SSO permission sets in the account.
+def admin_role_name(tenant: str, stack: str) -> str:
+    return bounded_name(f"AgentFactoryTenant-{tenant}-{stack}")
+
+
+def assume_by_tenant(partition: str, account_id: str, principals: tuple[str, ...]) -> str:
+    """Trust the account, but only the tenant's principals in it.
+
+    A condition rather than the principals themselves: IAM rejects a trust policy that
+    names a role that does not exist yet, and the condition takes ARN patterns (an IAM
+    Identity Center permission set's role, for one).
+    """
     return policy_document(
         [
             {
                 "Effect": "Allow",
                 "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
                 "Action": "sts:AssumeRole",
+                "Condition": {
+                    "ArnLike": {
+                        "aws:PrincipalArn": [
+                            role_arn(principal, partition, account_id) for principal in principals
+                        ]
+                    }
+                },
             }
         ]
     )
@@ -91,12 +117,13 @@ class Tenant(pulumi.ComponentResource):
         )
         account = args.account
         if args.admin_role is None:
+            principals = args.admin_principals
             role = aws.iam.Role(
                 f"{name}-admin",
-                name=f"AgentFactoryTenant-{args.tenant}"[:64],
+                name=admin_role_name(args.tenant, args.stack),
                 description=f"Admins of tenant {args.tenant}: namespace {spec.name} only",
                 assume_role_policy=pulumi.Output.all(account.partition, account.account_id).apply(
-                    lambda v: assume_from_account(v[0], v[1])
+                    lambda v: assume_by_tenant(v[0], v[1], principals)
                 ),
                 opts=child,
             )

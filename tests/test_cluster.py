@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
+from components.footprint import FOOTPRINTS_OUTPUT
 from tests.conftest import by_name
 from tools.synth import Plan, PlannedResource
 
@@ -130,3 +131,55 @@ def test_addons_coredns_and_ebs_csi_with_irsa(plan_of: Callable[[str], Plan]) ->
     assert subjects == ["system:serviceaccount:kube-system:ebs-csi-controller-sa"]
     role_arn = plan.states[roles["prod-addons-ebs-csi-role"].urn]["arn"]
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == role_arn
+
+
+# -- metrics-server ------------------------------------------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@pytest.mark.parametrize(("stack", "replicas"), [("prod", 2), ("staging", 2), ("dev", 1)])
+def test_metrics_server_runs_pinned_on_the_system_pool(
+    plan_of: Callable[[str], Plan], stack: str, replicas: int
+) -> None:
+    plan = plan_of(stack)
+    release = by_name(plan, RELEASE)[f"{stack}-addons-metrics-server"]
+    inputs = release.inputs
+    # kubernetes-sigs/metrics-server charts/metrics-server/CHANGELOG.md: [3.13.1] 2026-02-27.
+    assert (inputs["chart"], inputs["version"]) == ("metrics-server", "3.13.1")
+    assert inputs["repositoryOpts"]["repo"] == "https://kubernetes-sigs.github.io/metrics-server/"
+    assert inputs["namespace"] == "kube-system"
+    values = inputs["values"]
+    assert values["replicas"] == replicas
+    assert values["podDisruptionBudget"]["enabled"] is (replicas > 1)
+    # Placed like the other add-ons: the system pool's label, tolerating its taint.
+    system = next(
+        g.inputs for g in plan.by_type("aws:eks/nodeGroup:NodeGroup") if "-nodes-system-" in g.name
+    )
+    for key, value in values["nodeSelector"].items():
+        assert system["labels"][key] == value
+    (taint,) = system["taints"]
+    assert {"key": taint["key"], "operator": "Exists"} in values["tolerations"]
+    # Restricted: non-root, no escalation, no capabilities, RuntimeDefault seccomp.
+    container = values["securityContext"]
+    assert container["runAsNonRoot"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+    assert set(values["resources"]) == {"requests", "limits"}
+    # After the nodes: CoreDNS is ACTIVE only once the system pool runs pods.
+    addons = {a.inputs["addonName"]: a for a in plan.by_type("aws:eks/addon:Addon")}
+    assert addons["coredns"].urn in release.dependencies
+
+
+def test_metrics_server_declares_its_footprint(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    (addons,) = plan.by_type("agentfactory:platform:ClusterAddons")
+    (footprint,) = addons.outputs[FOOTPRINTS_OUTPUT]
+    values = by_name(plan, RELEASE)["prod-addons-metrics-server"].inputs["values"]
+    assert (footprint["release"], footprint["namespace"]) == ("metrics-server", "kube-system")
+    (workload,) = footprint["workloads"]
+    assert (workload["kind"], workload["replicas"]) == ("Deployment", values["replicas"])
+    assert workload["containers"] == [values["resources"]]
+    assert footprint["services"] == [{"name": "metrics-server", "type": "ClusterIP", "ports": 1}]

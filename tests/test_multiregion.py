@@ -410,6 +410,86 @@ def test_an_existing_zone_is_looked_up_not_created() -> None:
         synth_with(PRIMARY, security={"hostedZoneId": "Z0EXISTING", "domain": "example.com"})
 
 
+def test_the_primary_zone_is_signed_with_dnssec(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of(PRIMARY)
+    (zone,) = plan.by_type("aws:route53/zone:Zone")
+    zone_id = state(plan, zone.urn)["zoneId"]
+    key = resource_named(plan, "aws:kms/key:Key", "prod-zone-dnssec")
+    # Route 53 signs only with an asymmetric P-256 key in us-east-1.
+    assert key.inputs["customerMasterKeySpec"] == "ECC_NIST_P256"
+    assert key.inputs["keyUsage"] == "SIGN_VERIFY"
+    assert state(plan, key.urn)["arn"].startswith("arn:aws:kms:us-east-1:")
+    assert key.protect
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    signs = statements["Route53DnssecSigns"]
+    assert signs["Principal"] == {"Service": "dnssec-route53.amazonaws.com"}
+    assert set(signs["Action"]) == {"kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"}
+    assert signs["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:route53:::hostedzone/{zone_id}"},
+    }
+    grants = statements["Route53DnssecGrants"]
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    (ksk,) = plan.by_type("aws:route53/keySigningKey:KeySigningKey")
+    assert ksk.inputs["hostedZoneId"] == zone_id
+    assert ksk.inputs["keyManagementServiceArn"] == state(plan, key.urn)["arn"]
+    assert ksk.inputs["status"] == "ACTIVE"
+    (signing,) = plan.by_type("aws:route53/hostedZoneDnsSec:HostedZoneDnsSec")
+    assert signing.inputs["signingStatus"] == "SIGNING"
+    assert ksk.urn in signing.dependencies
+    # Signing is only trusted once the parent zone publishes the DS record.
+    (owner,) = plan.by_type("agentfactory:platform:PublicZone")
+    (prerequisite,) = owner.outputs["prerequisites"]
+    assert "DS record" in prerequisite["what"]
+    assert "dsRecord" in prerequisite["how"]
+    for stack in SECONDARIES:
+        assert not plan_of(stack).by_type("aws:route53/keySigningKey:KeySigningKey")
+
+
+def test_the_primary_zone_logs_its_queries(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of(PRIMARY)
+    (zone,) = plan.by_type("aws:route53/zone:Zone")
+    zone_id = state(plan, zone.urn)["zoneId"]
+    group = resource_named(plan, "aws:cloudwatch/logGroup:LogGroup", "prod-zone-query-logs")
+    group_arn = state(plan, group.urn)["arn"]
+    assert group.inputs["name"] == "/aws/route53/greenlang.ai"
+    assert group_arn.startswith("arn:aws:logs:us-east-1:")
+    assert group.inputs["kmsKeyId"] == kms_key_arn(plan, PRIMARY, "logs")
+    assert group.inputs["retentionInDays"] == 365
+    policy = resource_named(
+        plan, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "prod-zone-query-logs-policy"
+    )
+    (statement,) = json.loads(policy.inputs["policyDocument"])["Statement"]
+    assert statement["Principal"] == {"Service": "route53.amazonaws.com"}
+    assert statement["Resource"] == f"{group_arn}:*"
+    assert statement["Condition"]["ArnLike"] == {
+        "aws:SourceArn": f"arn:aws:route53:::hostedzone/{zone_id}"
+    }
+    (query_log,) = plan.by_type("aws:route53/queryLog:QueryLog")
+    assert (query_log.inputs["zoneId"], query_log.inputs["cloudwatchLogGroupArn"]) == (
+        zone_id,
+        group_arn,
+    )
+    assert policy.urn in query_log.dependencies
+
+
+def test_a_looked_up_zone_leaves_signing_and_logging_to_its_owner() -> None:
+    plan = synth_with(PRIMARY, security={"hostedZoneId": "Z0EXISTING"})
+    assert not plan.by_type("aws:route53/keySigningKey:KeySigningKey")
+    assert not plan.by_type("aws:route53/queryLog:QueryLog")
+    (owner,) = plan.by_type("agentfactory:platform:PublicZone")
+    (prerequisite,) = owner.outputs["prerequisites"]
+    assert "Z0EXISTING" in prerequisite["what"]
+
+
+def test_the_zone_owner_must_run_in_us_east_1() -> None:
+    config = with_overrides(PRIMARY)
+    values = dict(config.values) | {"aws:region": "us-west-2"}
+    moved = type(config)(config.project, config.stack, values, config.secret_keys)
+    with pytest.raises(SynthError, match=r"DNSSEC key and query logs must be in us-east-1"):
+        synth_config(moved)
+
+
 @pytest.mark.parametrize("stack", PROD_STACKS)
 def test_each_region_owns_one_health_check_and_one_latency_record(
     plan_of: Callable[[str], Plan], stack: str
@@ -423,7 +503,7 @@ def test_each_region_owns_one_health_check_and_one_latency_record(
     assert check.inputs["requestInterval"] * check.inputs["failureThreshold"] <= 30
     assert len(check.inputs["regions"]) >= 3
 
-    records = by_name(plan, RECORD)
+    records = {n: r for n, r in by_name(plan, RECORD).items() if "-routing-" in n}
     assert set(records) == {f"{stack}-routing-regional", f"{stack}-routing-latency"}
     latency = records[f"{stack}-routing-latency"]
     assert latency.inputs["name"] == "api.greenlang.ai"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from components.footprint import FOOTPRINTS_OUTPUT
 from components.nodepools import capacity_groups, split_capacity
 from components.settings import NodePoolSettings
 from tests.conftest import by_name
@@ -208,6 +209,7 @@ def test_cluster_autoscaler_release(plan_of: Callable[[str], Plan]) -> None:
     release = by_name(plan, "kubernetes:helm.sh/v3:Release")["prod-nodes-cluster-autoscaler"]
     inputs = release.inputs
     assert inputs["chart"] == "cluster-autoscaler"
+    # kubernetes/autoscaler gh-pages index.yaml: cluster-autoscaler 9.54.0, appVersion 1.35.0.
     assert inputs["version"] == "9.54.0"
     assert inputs["repositoryOpts"]["repo"] == "https://kubernetes.github.io/autoscaler"
     assert inputs["namespace"] == "kube-system"
@@ -237,3 +239,22 @@ def test_autoscaler_may_only_scale_this_clusters_groups(plan_of: Callable[[str],
     assert write["Condition"]["StringEquals"] == {
         "aws:ResourceTag/k8s.io/cluster-autoscaler/agent-factory-prod": "owned"
     }
+
+
+@pytest.mark.parametrize(("stack", "replicas"), [("prod", 2), ("dev", 1)])
+def test_cluster_autoscaler_declares_its_footprint(
+    plan_of: Callable[[str], Plan], stack: str, replicas: int
+) -> None:
+    plan = plan_of(stack)
+    (pools,) = plan.by_type("agentfactory:platform:NodePools")
+    (footprint,) = pools.outputs[FOOTPRINTS_OUTPUT]
+    values = by_name(plan, "kubernetes:helm.sh/v3:Release")[
+        f"{stack}-nodes-cluster-autoscaler"
+    ].inputs["values"]
+    assert (footprint["release"], footprint["namespace"]) == ("cluster-autoscaler", "kube-system")
+    (workload,) = footprint["workloads"]
+    assert workload["replicas"] == values["replicaCount"] == replicas
+    # One source for the values and the footprint: they cannot drift.
+    assert workload["containers"] == [values["resources"]]
+    assert workload["surge"] == 1
+    assert [s["type"] for s in footprint["services"]] == ["ClusterIP"]

@@ -9,12 +9,31 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from components.security import nginx_snippets
+from components.footprint import FOOTPRINTS_OUTPUT, Resources
+from components.iam import bounded_name
+from components.namespaces import Quota, quota_spec, with_daemonset
+from components.node_agents import FLUENT_BIT, NODE_EXPORTER
+from components.prerequisites import PREREQUISITES_OUTPUT
+from components.security import (
+    INGRESS_PORTS,
+    MONITORING_QUOTA,
+    PLATFORM_QUOTA,
+    UNSCOPED_READ_ACTIONS,
+    nginx_snippets,
+)
 from components.settings import KUBERNETES_VERSION
 from tests.conftest import ENVIRONMENTS, STACKS, by_name, synth_with
 from tests.test_settings import stack_settings
+from tools.checks import (
+    StackPlan,
+    check_global_names,
+    check_order,
+    check_quotas,
+    component_outputs,
+    quantity,
+)
 from tools.gate import load_policy_config
-from tools.synth import Plan, PlannedResource
+from tools.synth import Plan, PlannedResource, SynthError
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
@@ -126,11 +145,20 @@ def test_rbac_subjects_and_verbs(plan_of: Callable[[str], Plan]) -> None:
         r.inputs["metadata"]["name"]: r.inputs
         for r in plan.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
     }
-    assert roles["agent-factory-sre"]["rules"][0] == {
-        "apiGroups": ["*"],
-        "resources": ["*"],
-        "verbs": ["*"],
+    # SREs are bound to the built-in cluster-admin; no home-made */*/* role exists.
+    assert set(roles) == {"agent-factory-developer"}
+    assert bindings["agent-factory-sre"]["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "cluster-admin",
     }
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"]
+    # The binding keeps its URN (only its roleRef, which is immutable, forces a replace).
+    assert "prod-security-agent-factory-sre-binding" in by_name(
+        plan, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+    )
     developer = roles["agent-factory-developer"]["rules"]
     verbs = {verb for rule in developer for verb in rule["verbs"]}
     assert verbs == {"get", "list", "watch"}
@@ -209,14 +237,25 @@ def test_a_tenant_costs_one_config_line() -> None:
     assert len(plan.by_type("agentfactory:platform:Tenant")) == 12
 
 
-@pytest.mark.parametrize(
-    ("release", "version"),
-    [("ingress-nginx", "4.14.1"), ("cert-manager", "v1.21.2"), ("external-secrets", "2.10.0")],
-)
+# Chart versions shown to exist upstream, with where (cert-manager v1.21.2 was not).
+PUBLISHED_CHARTS = {
+    # kubernetes/ingress-nginx charts/ingress-nginx/changelog/helm-chart-4.14.1.md;
+    # kubernetes/k8s.io#8909 "Promote Chart v4.14.1/v4.13.5".
+    "ingress-nginx": "4.14.1",
+    # cert-manager/website#2216 "v1.21.1: patch release notes" (releases/tag/v1.21.1).
+    "cert-manager": "v1.21.1",
+    # Renovate "Update Helm release external-secrets to v2.10.0" (shaman007/home-k3s#682,
+    # Ashpex/homelab#41) citing external-secrets releases/tag/v2.10.0.
+    "external-secrets": "2.10.0",
+}
+
+
+@pytest.mark.parametrize(("release", "version"), PUBLISHED_CHARTS.items())
 def test_charts_are_pinned(plan_of: Callable[[str], Plan], release: str, version: str) -> None:
-    chart = by_name(plan_of("prod"), RELEASE)[f"prod-security-{release}"].inputs
-    assert chart["version"] == version
-    assert chart["namespace"] == release
+    for stack in STACKS:
+        chart = by_name(plan_of(stack), RELEASE)[f"{stack}-security-{release}"].inputs
+        assert chart["version"] == version
+        assert chart["namespace"] == release
 
 
 def test_ingress_nginx_settings(plan_of: Callable[[str], Plan]) -> None:
@@ -280,7 +319,11 @@ def test_guardduty_and_cloudtrail(plan_of: Callable[[str], Plan]) -> None:
 
 
 def test_kms_keys_rotate_and_name_their_users(plan_of: Callable[[str], Plan]) -> None:
-    keys = by_name(plan_of("prod"), "aws:kms/key:Key")
+    keys = {
+        name: key
+        for name, key in by_name(plan_of("prod"), "aws:kms/key:Key").items()
+        if name.startswith("prod-keys-")
+    }
     assert len(keys) == 6
     for key in keys.values():
         assert key.inputs["enableKeyRotation"] is True
@@ -288,6 +331,327 @@ def test_kms_keys_rotate_and_name_their_users(plan_of: Callable[[str], Plan]) ->
     assert {s["Sid"] for s in s3} >= {"AccountAdministration", "S3ViaService", "CloudTrailEncrypt"}
     data = json.loads(keys["prod-keys-data"].inputs["policy"])["Statement"][1]
     assert "rds.us-east-1.amazonaws.com" in data["Condition"]["StringEquals"]["kms:ViaService"]
+
+
+# -- issue 12: what a first real deploy would trip on ---------------------------------------
+
+SECURITY_RELEASES = ("ingress-nginx", "cert-manager", "external-secrets")
+ROLE = "aws:iam/role:Role"
+
+
+def hard(plan: Plan, namespace: str) -> dict[str, str]:
+    return dict(objects_in(plan, QUOTA, namespace)["compute"]["spec"]["hard"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_ingress_nginx_may_create_a_load_balancer(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    ingress = hard(plan, "ingress-nginx")
+    # One NLB Service, which allocates a node port for each of its ports (80, 443).
+    assert (ingress["services.loadbalancers"], ingress["services.nodeports"]) == ("1", "2")
+    (release,) = [r for r in plan.by_type(RELEASE) if r.inputs["name"] == "ingress-nginx"]
+    service = release.inputs["values"]["controller"]["service"]
+    assert service["type"] == "LoadBalancer"
+    assert (service["enableHttp"], service["enableHttps"]) == (True, True)
+    assert len(INGRESS_PORTS) == 2
+    for name in namespaces(plan):
+        if name != "ingress-nginx":
+            quota = hard(plan, name)
+            assert (quota["services.loadbalancers"], quota["services.nodeports"]) == ("0", "0")
+
+
+def test_quota_spec_carries_the_service_limits() -> None:
+    spec = quota_spec(Quota(4, 8, 20, "1", "2Gi", load_balancers=1, node_ports=2))
+    assert (spec["services.loadbalancers"], spec["services.nodeports"]) == ("1", "2")
+    assert (spec["limits.cpu"], spec["limits.memory"]) == ("8", "8Gi")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "base", "agent"),
+    [("monitoring", MONITORING_QUOTA, NODE_EXPORTER), ("logging", PLATFORM_QUOTA, FLUENT_BIT)],
+)
+@pytest.mark.parametrize("stack", STACKS)
+def test_daemonset_namespaces_hold_an_agent_on_every_node_the_pools_can_reach(
+    plan_of: Callable[[str], Plan], stack: str, namespace: str, base: Quota, agent: Resources
+) -> None:
+    nodes = stack_settings(stack).max_node_count
+    quota = hard(plan_of(stack), namespace)
+    expected = {
+        "requests.cpu": quantity(str(base.cpu)) + nodes * quantity(agent.cpu_request),
+        "limits.cpu": quantity(str(base.cpu_limits)) + nodes * quantity(agent.cpu_limit),
+        "requests.memory": quantity(f"{base.memory_gib}Gi")
+        + nodes * quantity(agent.memory_request),
+        "limits.memory": quantity(f"{base.memory_limits_gib}Gi")
+        + nodes * quantity(agent.memory_limit),
+        "pods": quantity(base.pods + nodes),
+    }
+    for key, amount in expected.items():
+        assert quantity(quota[key]) == amount, key
+
+
+def test_prod_monitoring_quota_at_185_nodes(plan_of: Callable[[str], Plan]) -> None:
+    assert stack_settings("prod").max_node_count == 185
+    quota = hard(plan_of("prod"), "monitoring")
+    # 32 + 185 x 50m cores requested, 64 + 185 x 250m allowed, 300 + 185 pods.
+    assert (quota["requests.cpu"], quota["limits.cpu"], quota["pods"]) == (
+        "41250m",
+        "110250m",
+        "485",
+    )
+
+
+def test_with_daemonset_adds_requests_limits_and_pods() -> None:
+    grown = with_daemonset(Quota(1, 1, 10, "1", "1Gi"), Resources("100m", "64Mi", "1", "1Gi"), 4)
+    spec = quota_spec(grown)
+    assert spec["requests.cpu"] == "1400m"
+    assert spec["limits.cpu"] == "6"
+    assert spec["requests.memory"] == "1280Mi"
+    assert spec["limits.memory"] == "5Gi"
+    assert spec["pods"] == "14"
+
+
+def test_node_agents_fit_their_namespaces_limit_ranges(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    for namespace, agent in (("monitoring", NODE_EXPORTER), ("logging", FLUENT_BIT)):
+        (item,) = objects_in(plan, LIMITS, namespace)["container-defaults"]["spec"]["limits"]
+        assert quantity(agent.cpu_limit) <= quantity(item["max"]["cpu"])
+        assert quantity(agent.memory_limit) <= quantity(item["max"]["memory"])
+
+
+def footprints(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {f["release"]: f for _, f in component_outputs(plan, FOOTPRINTS_OUTPUT)}
+
+
+def test_security_releases_declare_their_footprint(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    declared = footprints(plan)
+    releases = {r.inputs["name"]: r.inputs for r in plan.by_type(RELEASE)}
+    ingress = declared["ingress-nginx"]
+    assert ingress["namespace"] == "ingress-nginx"
+    assert {(s["type"], s["ports"]) for s in ingress["services"]} == {
+        ("LoadBalancer", 2),
+        ("ClusterIP", 1),
+    }
+    (controller,) = [w for w in ingress["workloads"] if w["name"] == "controller"]
+    values = releases["ingress-nginx"]["values"]["controller"]
+    assert controller["replicas"] == values["replicaCount"] == 3
+    assert controller["containers"] == [values["resources"]]
+    assert ingress["metrics"] == [
+        {
+            "prefixes": ["nginx_ingress_controller_"],
+            "via": "ServiceMonitor/monitoring/ingress-nginx-controller",
+        }
+    ]
+    cert_manager = declared["cert-manager"]
+    assert sorted(cert_manager["crds"]) == ["acme.cert-manager.io", "cert-manager.io"]
+    assert cert_manager["metrics"][0]["via"] == "ServiceMonitor/monitoring/cert-manager"
+    values = releases["cert-manager"]["values"]
+    by_workload = {w["name"]: w for w in cert_manager["workloads"]}
+    assert by_workload["controller"]["containers"] == [values["resources"]]
+    assert by_workload["webhook"]["containers"] == [values["webhook"]["resources"]]
+    assert by_workload["cainjector"]["replicas"] == values["cainjector"]["replicaCount"]
+    assert by_workload["startupapicheck"]["kind"] == "Job"
+    external = declared["external-secrets"]
+    assert sorted(external["crds"]) == ["external-secrets.io", "generators.external-secrets.io"]
+    values = releases["external-secrets"]["values"]
+    by_workload = {w["name"]: w for w in external["workloads"]}
+    assert by_workload["controller"]["containers"] == [values["resources"]]
+    assert by_workload["cert-controller"]["containers"] == [values["certController"]["resources"]]
+    # Several controllers must elect a leader, or they reconcile the same objects twice.
+    assert values["leaderElect"] is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_platform_charts_fit_their_quotas_and_limit_ranges(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    """Pods (surge included) and Services of this component's charts, and metrics-server
+    and the cluster autoscaler in kube-system, against quota and LimitRange."""
+    findings, examined = check_quotas(plan_of(stack))
+    own = ("ingress-nginx", "cert-manager", "external-secrets", "kube-system")
+    assert examined > 0
+    assert [f.message for f in findings if f.subject.split()[1].split("/")[0] in own] == []
+
+
+def test_custom_resources_wait_for_the_release_that_installs_their_crds(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("prod")
+    releases = {r.inputs["name"]: r.urn for r in plan.by_type(RELEASE)}
+    for type_, release in (
+        ("kubernetes:cert-manager.io/v1:ClusterIssuer", "cert-manager"),
+        ("kubernetes:cert-manager.io/v1:Certificate", "cert-manager"),
+        ("kubernetes:external-secrets.io/v1:ClusterSecretStore", "external-secrets"),
+    ):
+        for resource in plan.by_type(type_):
+            assert releases[release] in resource.dependencies, type_
+    findings, _ = check_order(plan)
+    assert [f.message for f in findings if "-security-" in f.subject] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_declares_the_account_service_linked_roles(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    """Per-account roles: no stack creates them (one per account, usually present)."""
+    plan = plan_of(stack)
+    assert not plan.by_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    declared = " ".join(p["what"] for _, p in component_outputs(plan, PREREQUISITES_OUTPUT))
+    assert "AWSServiceRoleForAutoScaling" in declared
+    assert "AWSServiceRoleForAmazonOpenSearchService" in declared
+
+
+def _prod_account(plan_of: Callable[[str], Plan]) -> list[StackPlan]:
+    return [
+        StackPlan(plan_of(stack), stack_settings(stack).account, stack_settings(stack).region)
+        for stack in STACKS
+        if stack_settings(stack).account == "prod"
+    ]
+
+
+def test_stacks_sharing_an_account_share_no_global_name(plan_of: Callable[[str], Plan]) -> None:
+    stacks = _prod_account(plan_of)
+    assert len(stacks) == 3
+    findings, examined = check_global_names(stacks)
+    assert examined > 100
+    assert [f.message for f in findings] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tenant_admin_roles_are_per_stack_and_trust_only_the_tenant(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    tenants = stack_settings(stack).security.tenants
+    roles = by_name(plan, ROLE)
+    for tenant in tenants:
+        role = roles[f"{stack}-security-tenant-{tenant.name}-admin"].inputs
+        assert role["name"] == f"AgentFactoryTenant-{tenant.name}-{stack}"
+        assert len(role["name"]) <= 64
+        (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+        assert statement["Condition"] == {
+            "ArnLike": {
+                "aws:PrincipalArn": [
+                    f"arn:aws:iam::123456789012:role/AgentFactoryTenantAdmin-{tenant.name}"
+                ]
+            }
+        }
+    # No role anywhere trusts the account root without a condition.
+    for role in plan.by_type(ROLE):
+        for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]:
+            if str(statement["Principal"].get("AWS", "")).endswith(":root"):
+                assert statement.get("Condition"), role.name
+
+
+def test_tenant_admin_principals_are_configurable() -> None:
+    plan = synth_with(
+        "dev",
+        security={
+            "tenants": [
+                {
+                    "name": "sandbox",
+                    "tier": "small",
+                    "adminPrincipals": ["aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Sb_*"],
+                }
+            ]
+        },
+    )
+    role = by_name(plan, ROLE)["dev-security-tenant-sandbox-admin"]
+    (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Sb_*"
+    ]
+    with pytest.raises(SynthError, match=r"security\.tenants\.0\.adminPrincipals: applies only"):
+        synth_with(
+            "dev",
+            security={
+                "tenants": [
+                    {"name": "s", "tier": "small", "adminRole": "R", "adminPrincipals": ["X"]}
+                ]
+            },
+        )
+
+
+def test_long_role_names_stay_unique_within_64_characters() -> None:
+    a = bounded_name(f"AgentFactoryTenant-{'a' * 40}-prod-us-west-2")
+    b = bounded_name(f"AgentFactoryTenant-{'a' * 40}-prod-eu-west-1")
+    assert len(a) == len(b) == 64
+    assert a != b
+
+
+def test_monitoring_role_queries_only_the_stacks_log_groups(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    policy = by_name(plan_of("prod"), "aws:iam/rolePolicy:RolePolicy")[
+        "prod-security-monitoring-policy"
+    ]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    for statement in statements:
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if statement["Resource"] == "*":
+            assert set(actions) <= set(UNSCOPED_READ_ACTIONS), actions
+    (query,) = [s for s in statements if "logs:StartQuery" in s["Action"]]
+    assert query["Resource"] == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/*/agent-factory-prod*"
+    )
+
+
+def test_cloudtrail_delivers_to_an_encrypted_log_group(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    (trail,) = plan.by_type("aws:cloudtrail/trail:Trail")
+    group = by_name(plan, "aws:cloudwatch/logGroup:LogGroup")["prod-security-trail-logs"]
+    group_state = plan.states[group.urn]
+    assert group.inputs["name"] == "/aws/cloudtrail/agent-factory-prod"
+    assert group.inputs["retentionInDays"] == 365
+    logs_key = by_name(plan, "aws:kms/key:Key")["prod-keys-logs"]
+    assert group.inputs["kmsKeyId"] == plan.states[logs_key.urn]["arn"]
+    assert trail.inputs["cloudWatchLogsGroupArn"] == f"{group_state['arn']}:*"
+    role = by_name(plan, ROLE)["prod-security-trail-logs-role"]
+    assert trail.inputs["cloudWatchLogsRoleArn"] == plan.states[role.urn]["arn"]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": "123456789012",
+        "aws:SourceArn": "arn:aws:cloudtrail:us-east-1:123456789012:trail/agent-factory-prod-trail",
+    }
+    policy = by_name(plan, "aws:iam/rolePolicy:RolePolicy")["prod-security-trail-logs-policy"]
+    (write,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert write["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert write["Resource"] == f"{group_state['arn']}:log-stream:*"
+    assert policy.urn in trail.dependencies
+    (security,) = plan.by_type("agentfactory:platform:Security")
+    assert security.outputs["trailLogGroupName"] == "/aws/cloudtrail/agent-factory-prod"
+    assert trail.protect
+
+
+def test_a_stack_without_a_trail_has_no_trail_log_group(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod-us-west-2")
+    assert not plan.by_type("aws:cloudtrail/trail:Trail")
+    assert "prod-us-west-2-security-trail-logs" not in by_name(
+        plan, "aws:cloudwatch/logGroup:LogGroup"
+    )
+    (security,) = plan.by_type("agentfactory:platform:Security")
+    assert security.outputs.get("trailLogGroupName") is None
+
+
+def test_one_detector_per_account_and_region_and_one_account_wide_trail() -> None:
+    """GuardDuty takes one detector per account and region; a multi-region trail already
+    records every region of its account, so a second one only doubles the bill."""
+    detectors: dict[tuple[str, str], list[str]] = {}
+    trails: dict[str, list[str]] = {}
+    for stack in STACKS:
+        settings = stack_settings(stack)
+        if settings.security.guard_duty:
+            detectors.setdefault((settings.account, settings.region), []).append(stack)
+        if settings.security.cloudtrail and settings.role != "secondary":
+            trails.setdefault(settings.account, []).append(stack)
+    assert all(len(owners) == 1 for owners in detectors.values()), detectors
+    assert all(len(owners) == 1 for owners in trails.values()), trails
 
 
 # -- schema validation --------------------------------------------------------------------

@@ -116,14 +116,27 @@ def load_stack_config(root: Path, stack: str) -> StackConfig:
     secret_keys: list[str] = []
     for key, value in _config_section(stack_file, stack_doc).items():
         full_key = _qualify(project, key)
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            # Ciphertext needs the stack's secrets provider; the offline preview
-            # only needs to know the value exists.
-            values[full_key] = SECRET_PLACEHOLDER
+        plain, secret = _without_ciphertext(value)
+        values[full_key] = _encode(plain)
+        if secret:
+            # Pulumi makes the whole key secret when any part of it is.
             secret_keys.append(full_key)
-        else:
-            values[full_key] = _encode(value)
     return StackConfig(project, stack, values, tuple(secret_keys))
+
+
+def _without_ciphertext(value: Any) -> tuple[Any, bool]:
+    """``{secure: <ciphertext>}`` anywhere in a value (``pulumi config set --secret
+    [--path]``) becomes the placeholder: decrypting needs the stack's secrets provider, and
+    the offline preview only needs to know the value is set."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER, True
+        items = {k: _without_ciphertext(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in items.items()}, any(s for _, s in items.values())
+    if isinstance(value, list):
+        entries = [_without_ciphertext(v) for v in value]
+        return [v for v, _ in entries], any(s for _, s in entries)
+    return value, False
 
 
 def stack_settings(root: Path, stack: str) -> Settings:
