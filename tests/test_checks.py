@@ -6,7 +6,9 @@ server or AWS would refuse; tests/test_stacks.py runs the checks over every real
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -455,3 +457,67 @@ def test_generated_and_unknown_names_cannot_clash() -> None:
         ]
     )
     assert (findings, examined) == ([], 0)
+
+
+# -- seeded defects in the real prod plan ------------------------------------------------
+
+
+def _prod(plan_of: Callable[[str], Plan]) -> Plan:
+    return copy.deepcopy(plan_of("prod"))
+
+
+def _only(plan: Plan, type_: str, name_part: str) -> PlannedResource:
+    (found,) = [r for r in plan.by_type(type_) if name_part in r.name]
+    return found
+
+
+def test_seeded_quota_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
+    """Node groups allowed to grow past what the node agents' quota was sized for."""
+    plan = _prod(plan_of)
+    assert check_quotas(plan)[0] == []
+    for group in plan.by_type("aws:eks/nodeGroup:NodeGroup"):
+        group.inputs["scalingConfig"]["maxSize"] *= 3
+    namespaces = {f.subject for f in check_quotas(plan)[0]}
+    assert {"ResourceQuota monitoring", "ResourceQuota logging"} <= namespaces
+
+
+def test_seeded_scrape_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
+    plan = _prod(plan_of)
+    assert check_scrapes(plan)[0] == []
+    monitor = _only(plan, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "ingress-nginx")
+    plan.resources.remove(monitor)
+    found = messages(check_scrapes(plan)[0])
+    assert any("HighErrorRate: reads nginx_ingress_controller_requests" in m for m in found)
+
+
+def test_seeded_secret_value_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
+    plan = _prod(plan_of)
+    assert check_secret_values(plan)[0] == []
+    for resource in plan.resources:
+        resource.outputs.pop("prerequisites", None)
+    plan.resources = [
+        r for r in plan.resources if r.type != "aws:secretsmanager/secretVersion:SecretVersion"
+    ]
+    assert len(check_secret_values(plan)[0]) >= 2
+
+
+def test_seeded_order_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
+    plan = _prod(plan_of)
+    assert check_order(plan)[0] == []
+    issuer = _only(plan, "kubernetes:cert-manager.io/v1:ClusterIssuer", "cluster-issuer")
+    issuer.dependencies = []
+    issuer.property_dependencies = {}
+    assert messages(check_order(plan)[0]) == [
+        "ClusterIssuer letsencrypt-prod: does not wait for the release that installs the CRDs "
+        "of cert-manager.io"
+    ]
+
+
+def test_seeded_global_name_defect_across_prod_regions(plan_of: Callable[[str], Plan]) -> None:
+    plans = [_prod(plan_of), copy.deepcopy(plan_of("prod-us-west-2"))]
+    stacks = [StackPlan(plans[0], "prod", "us-east-1"), StackPlan(plans[1], "prod", "us-west-2")]
+    assert check_global_names(stacks)[0] == []
+    roles = [r for r in plans[1].by_type("aws:iam/role:Role") if "tenant-acme" in r.name]
+    named = [r for r in plans[0].by_type("aws:iam/role:Role") if "tenant-acme" in r.name]
+    roles[0].inputs["name"] = named[0].inputs["name"] = "AgentFactoryTenant-acme"
+    assert [f.check for f in check_global_names(stacks)[0]] == ["global-name"]
