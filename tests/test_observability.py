@@ -433,9 +433,13 @@ def test_a_nested_secret_in_a_stack_file_reads_as_set(tmp_path: Path) -> None:
     """`pulumi config set --secret --path` stores ciphertext inside the object; offline it
     stands for "set", and the whole key is secret as Pulumi treats it."""
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    stack = (ROOT / "Pulumi.dev.yaml").read_text().replace(
-        "    traceSamplingPercent: 10\n",
-        "    traceSamplingPercent: 10\n    alarmEndpoint: {secure: v1:AAAA}\n",
+    stack = (
+        (ROOT / "Pulumi.dev.yaml")
+        .read_text()
+        .replace(
+            "    traceSamplingPercent: 10\n",
+            "    traceSamplingPercent: 10\n    alarmEndpoint: {secure: v1:AAAA}\n",
+        )
     )
     (tmp_path / "Pulumi.dev.yaml").write_text(stack)
     config = load_stack_config(tmp_path, "dev")
