@@ -17,6 +17,7 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 DEFAULT_REPOSITORIES = [
     "https://kubernetes.github.io/autoscaler",
     "https://kubernetes.github.io/ingress-nginx",
+    "https://kubernetes-sigs.github.io/metrics-server",
     "https://charts.jetstack.io",
     "https://charts.external-secrets.io",
     "https://prometheus-community.github.io/helm-charts",
