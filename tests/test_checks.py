@@ -462,13 +462,24 @@ def test_generated_and_unknown_names_cannot_clash() -> None:
 # -- seeded defects in the real prod plan ------------------------------------------------
 
 
+def _copy(plan: Plan) -> Plan:
+    """A plan whose resource list may change; resources are copied where they change."""
+    return Plan(plan.stack, plan.project, list(plan.resources), plan.outputs, states=plan.states)
+
+
 def _prod(plan_of: Callable[[str], Plan]) -> Plan:
-    return copy.deepcopy(plan_of("prod"))
+    return _copy(plan_of("prod"))
+
+
+def _mutable(plan: Plan, resource: PlannedResource) -> PlannedResource:
+    copied = copy.deepcopy(resource)
+    plan.resources[plan.resources.index(resource)] = copied
+    return copied
 
 
 def _only(plan: Plan, type_: str, name_part: str) -> PlannedResource:
     (found,) = [r for r in plan.by_type(type_) if name_part in r.name]
-    return found
+    return _mutable(plan, found)
 
 
 def test_seeded_quota_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
@@ -476,7 +487,7 @@ def test_seeded_quota_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
     plan = _prod(plan_of)
     assert check_quotas(plan)[0] == []
     for group in plan.by_type("aws:eks/nodeGroup:NodeGroup"):
-        group.inputs["scalingConfig"]["maxSize"] *= 3
+        _mutable(plan, group).inputs["scalingConfig"]["maxSize"] *= 3
     namespaces = {f.subject for f in check_quotas(plan)[0]}
     assert {"ResourceQuota monitoring", "ResourceQuota logging"} <= namespaces
 
@@ -493,8 +504,9 @@ def test_seeded_scrape_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
 def test_seeded_secret_value_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
     plan = _prod(plan_of)
     assert check_secret_values(plan)[0] == []
-    for resource in plan.resources:
-        resource.outputs.pop("prerequisites", None)
+    for resource in list(plan.resources):
+        if "prerequisites" in resource.outputs:
+            _mutable(plan, resource).outputs.pop("prerequisites")
     plan.resources = [
         r for r in plan.resources if r.type != "aws:secretsmanager/secretVersion:SecretVersion"
     ]
@@ -514,10 +526,9 @@ def test_seeded_order_defect_in_prod(plan_of: Callable[[str], Plan]) -> None:
 
 
 def test_seeded_global_name_defect_across_prod_regions(plan_of: Callable[[str], Plan]) -> None:
-    plans = [_prod(plan_of), copy.deepcopy(plan_of("prod-us-west-2"))]
+    plans = [_prod(plan_of), _copy(plan_of("prod-us-west-2"))]
     stacks = [StackPlan(plans[0], "prod", "us-east-1"), StackPlan(plans[1], "prod", "us-west-2")]
     assert check_global_names(stacks)[0] == []
-    roles = [r for r in plans[1].by_type("aws:iam/role:Role") if "tenant-acme" in r.name]
-    named = [r for r in plans[0].by_type("aws:iam/role:Role") if "tenant-acme" in r.name]
-    roles[0].inputs["name"] = named[0].inputs["name"] = "AgentFactoryTenant-acme"
+    for plan in plans:
+        _only(plan, "aws:iam/role:Role", "tenant-acme").inputs["name"] = "AgentFactoryTenant-acme"
     assert [f.check for f in check_global_names(stacks)[0]] == ["global-name"]
