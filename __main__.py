@@ -4,7 +4,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components import crossstack
+from components.multiregion import crossstack
 from components.region import Region, RegionArgs
 from components.settings import SettingsError, settings_from_pulumi
 

@@ -17,31 +17,31 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.addons import ClusterAddons, ClusterAddonsArgs
-from components.cluster import Cluster, ClusterArgs
-from components.crossstack import (
+from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.cluster.cluster import Cluster, ClusterArgs
+from components.cluster.nodepools import NodePools, NodePoolsArgs
+from components.data.datastores import (
+    CrossRegionSource,
+    DataStores,
+    DataStoresArgs,
+    GlobalCacheMember,
+)
+from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,
     PrimaryOutputs,
     ReplicationTarget,
     read_primary,
     read_replication_targets,
 )
-from components.datastores import (
-    CrossRegionSource,
-    DataStores,
-    DataStoresArgs,
-    GlobalCacheMember,
-)
-from components.keys import AccountContext, Keys, KeysArgs
-from components.network import Network, NetworkArgs
-from components.nodepools import NodePools, NodePoolsArgs
-from components.observability import Observability, ObservabilityArgs
-from components.replication import BucketReplication, BucketReplicationArgs
-from components.routing import GlobalRouting, GlobalRoutingArgs, health_url
-from components.security import Security, SecurityArgs
+from components.multiregion.replication import BucketReplication, BucketReplicationArgs
+from components.multiregion.routing import GlobalRouting, GlobalRoutingArgs, health_url
+from components.multiregion.zone import PublicZone, PublicZoneArgs
+from components.network.network import Network, NetworkArgs
+from components.observability.observability import Observability, ObservabilityArgs
+from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
+from components.security.keys import AccountContext, Keys, KeysArgs
+from components.security.security import Security, SecurityArgs
 from components.settings import Settings
-from components.trail_alarms import TrailAlarms, TrailAlarmsArgs
-from components.zone import PublicZone, PublicZoneArgs
 
 
 @dataclass(frozen=True)

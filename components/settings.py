@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.addressing import AddressingError, SubnetPlan, plan_subnets
+from components.network.addressing import AddressingError, SubnetPlan, plan_subnets
 from components.offerings import (
     check_instance_type,
     check_region,

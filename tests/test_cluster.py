@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.cluster import CONTROL_PLANE_LOG_TYPES
+from components.cluster.cluster import CONTROL_PLANE_LOG_TYPES
 from components.footprint import FOOTPRINTS_OUTPUT
 from tests.conftest import by_name
 from tools.synth import Plan, PlannedResource

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.datastores import bucket_name, postgres_parameters
+from components.data.datastores import bucket_name, postgres_parameters
 from components.settings import DataStoresSettings
 from tests.conftest import by_name, synth_with
 from tools.synth import Plan, PlannedResource

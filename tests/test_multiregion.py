@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.crossstack import ReplicationTarget
+from components.multiregion.crossstack import ReplicationTarget
 from components.settings import SettingsError, load_settings
 from tests.conftest import REGIONS, STACKS, by_name, synth_with, with_overrides
 from tools.references import from_stack_files

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from components.cluster.nodepools import capacity_groups, split_capacity
 from components.footprint import FOOTPRINTS_OUTPUT
-from components.nodepools import capacity_groups, split_capacity
 from components.settings import NodePoolSettings
 from tests.conftest import by_name
 from tools.synth import Plan, PlannedResource

@@ -10,10 +10,10 @@ from typing import Any
 import promql_parser
 import pytest
 
-from components.alerts import SloTargets, alert_groups
 from components.footprint import FOOTPRINTS_OUTPUT
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
-from components.observability import (
+from components.observability.alerts import SloTargets, alert_groups
+from components.observability.observability import (
     ALERTING_KEYS,
     CONFIG_RELOADER,
     GRAFANA,

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from components import opensearch_setup as setup
-from components import opensearch_setup_job as job
+from components.observability import opensearch_setup as setup
+from components.observability import opensearch_setup_job as job
 from tools.gate import POLICY_DIR
 from tools.stackconfig import StackConfig
 from tools.synth import Plan, PlannedResource, synth_config
@@ -414,7 +414,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.iam import OidcProvider
-from components.opensearch_setup import (
+from components.observability.opensearch_setup import (
     OpenSearchSetup, OpenSearchSetupArgs, opensearch_admin_role,
 )
 

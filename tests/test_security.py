@@ -11,10 +11,10 @@ import pytest
 
 from components.footprint import FOOTPRINTS_OUTPUT, Resources
 from components.iam import bounded_name
-from components.namespaces import Quota, quota_spec, with_daemonset
+from components.k8s.namespaces import Quota, quota_spec, with_daemonset
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.prerequisites import PREREQUISITES_OUTPUT
-from components.security import (
+from components.security.security import (
     INGRESS_PORTS,
     MONITORING_QUOTA,
     PLATFORM_QUOTA,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.addressing import AddressingError, plan_subnets
+from components.network.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
 from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
 from tools.stackconfig import stack_settings as settings_of_stack

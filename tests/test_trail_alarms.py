@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components import trail_alarms
-from components.alerts import RUNBOOK_BASE
+from components.observability import trail_alarms
+from components.observability.alerts import RUNBOOK_BASE
 from tools.stackconfig import StackConfig
 from tools.synth import ROOT, Plan, PlannedResource, synth_config
 
@@ -44,7 +44,7 @@ TERM = re.compile(
 
 PROGRAM = """
 import pulumi
-from components.trail_alarms import TrailAlarms, TrailAlarmsArgs
+from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 
 TrailAlarms(
     "prod-security-trail-alarms",

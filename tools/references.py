@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from components import crossstack
-from components.datastores import bucket_name
+from components.data.datastores import bucket_name
+from components.multiregion import crossstack
 from components.settings import PROJECT, Settings, SettingsError
 from tools.mocks import ACCOUNT_ID, PARTITION, hosted_zone_id, kms_key_arn, stable_hex
 from tools.stackconfig import StackConfigError, stack_settings
@@ -22,7 +22,7 @@ Outputs = dict[str, Any]
 
 
 def outputs_of(settings: Settings) -> Outputs:
-    """The multi-region contract of one deployed stack (components/crossstack.py)."""
+    """The multi-region contract of one deployed stack (components/multiregion/crossstack.py)."""
     region, stack = settings.region, settings.stack
     outputs: Outputs = {
         "region": region,

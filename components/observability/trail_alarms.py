@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import RUNBOOK_BASE
+from components.observability.alerts import RUNBOOK_BASE
 
 NAMESPACE = "CISBenchmark"
 RUNBOOK = "cis-security-event.md"

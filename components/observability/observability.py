@@ -1,7 +1,7 @@
 """Observability: metrics, alerts with runbooks, dashboards, logs, traces and AWS alarms.
 
 Everything is code or data in this repository: alert rules come from
-:mod:`components.alerts`, dashboards from ``dashboards/*.json`` (loaded by Grafana's
+:mod:`components.observability.alerts`, dashboards from ``dashboards/*.json`` (loaded by Grafana's
 sidecar through labelled ConfigMaps), runbooks from ``docs/runbooks/``.
 
 What a real cluster needs that mocks do not check:
@@ -40,7 +40,6 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
 from components.footprint import (
     Metrics,
     ReleaseFootprint,
@@ -50,19 +49,20 @@ from components.footprint import (
     footprints_output,
 )
 from components.iam import OidcProvider, irsa_role, policy_document, role_arn
-from components.keys import AccountContext
-from components.namespaces import CONTAINER_SECURITY, POD_SECURITY
-from components.network import nodes_only_security_group
+from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
+from components.network.network import nodes_only_security_group
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
-from components.opensearch_setup import (
+from components.observability.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
+from components.observability.opensearch_setup import (
     OpenSearchSetup,
     OpenSearchSetupArgs,
     opensearch_admin_role,
 )
 from components.prerequisites import Prerequisite, prerequisites_output
+from components.security.keys import AccountContext
 from components.settings import Settings
 
-DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
 FLUENT_REPO = "https://fluent.github.io/helm-charts"
 OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"

@@ -2,7 +2,7 @@
 
 pulumi-eks defaults to a public endpoint, no control-plane logs, ``CONFIG_MAP`` auth and
 EXTENDED support; every one of those is overridden here. Workload add-ons that need nodes
-(CoreDNS, EBS CSI) live in :mod:`components.addons`, created after the node groups.
+(CoreDNS, EBS CSI) live in :mod:`components.addons.cluster_addons`, created after the node groups.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.iam import role_arn
-from components.keys import AccountContext
+from components.security.keys import AccountContext
 
 SRE_GROUP = "agent-factory:sre"
 DEVELOPER_GROUP = "agent-factory:developers"

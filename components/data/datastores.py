@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.buckets import (
+from components.data.buckets import (
     BucketSpec,
     Lifecycle,
     ObjectLock,
@@ -28,8 +28,8 @@ from components.buckets import (
     cloudtrail_delivery_statements,
 )
 from components.iam import service_trust_policy
-from components.keys import AccountContext
-from components.network import nodes_only_security_group
+from components.network.network import nodes_only_security_group
+from components.security.keys import AccountContext
 from components.settings import DataStoresSettings
 
 POSTGRES_PORT = 5432

@@ -20,8 +20,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.iam import bounded_name, policy_document, role_arn
-from components.keys import AccountContext
-from components.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
+from components.k8s.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
+from components.security.keys import AccountContext
 
 TENANT_PREFIX = "tenant-"
 

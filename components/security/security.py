@@ -4,7 +4,7 @@ Namespaces (PSA restricted unless exempt, quota, limits, default-deny network po
 RBAC for SREs and developers, IRSA service accounts for the platform's workloads, tenants,
 ingress-nginx behind an NLB, cert-manager with Let's Encrypt over Route 53 DNS-01, External
 Secrets for Secrets Manager, GuardDuty and CloudTrail (to S3 and to CloudWatch Logs). KMS keys
-live in :mod:`components.keys` because the network and cluster need them before a cluster
+live in :mod:`components.security.keys` because the network and cluster need them before a cluster
 exists.
 
 Every chart's footprint (pods, Services, CRDs, metrics) is declared next to its values from
@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import DEVELOPER_GROUP, SRE_GROUP
+from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
 from components.footprint import (
     Metrics,
     ReleaseFootprint,
@@ -30,8 +30,7 @@ from components.footprint import (
     footprints_output,
 )
 from components.iam import OidcProvider, irsa_role, policy_document
-from components.keys import AccountContext
-from components.namespaces import (
+from components.k8s.namespaces import (
     CONTAINER_SECURITY,
     POD_SECURITY,
     FencedNamespace,
@@ -41,10 +40,11 @@ from components.namespaces import (
     rolling_surge,
     with_daemonset,
 )
+from components.k8s.tenancy import Tenant, TenantArgs
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.prerequisites import Prerequisite, prerequisites_output
+from components.security.keys import AccountContext
 from components.settings import Settings
-from components.tenancy import Tenant, TenantArgs
 
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"
 CERT_MANAGER_REPO = "https://charts.jetstack.io"

@@ -1,0 +1,1 @@
+"""Add-ons: what runs in the cluster for the platform itself (``cluster_addons``)."""

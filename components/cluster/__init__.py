@@ -1,0 +1,1 @@
+"""Cluster: the EKS control plane (``cluster``) and the managed node groups (``nodepools``)."""

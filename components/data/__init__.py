@@ -1,0 +1,1 @@
+"""Data: PostgreSQL, the cache, Kafka and secrets (``datastores``) and the buckets (``buckets``)."""

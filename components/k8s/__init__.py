@@ -1,0 +1,1 @@
+"""Kubernetes building blocks: fenced namespaces (``namespaces``) and tenants (``tenancy``)."""

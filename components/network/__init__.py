@@ -1,0 +1,1 @@
+"""Network: the VPC, its subnet plan (``addressing``) and the endpoints private nodes need."""
