@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
+from components.context import AccountContext
 from components.data.datastores import (
     CrossRegionSource,
     DataStores,
@@ -39,7 +40,7 @@ from components.multiregion.zone import PublicZone, PublicZoneArgs
 from components.network.network import Network, NetworkArgs
 from components.observability.observability import Observability, ObservabilityArgs
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
-from components.security.keys import AccountContext, Keys, KeysArgs
+from components.security.keys import Keys, KeysArgs
 from components.security.security import Security, SecurityArgs
 from components.settings import Settings
 
@@ -98,10 +99,12 @@ class Region(pulumi.ComponentResource):
         super().__init__("agentfactory:platform:Region", name, None, opts)
         settings = args.settings
         invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke)
         account = AccountContext(
             account_id=aws.get_caller_identity_output(opts=invoke).account_id,
-            partition=aws.get_partition_output(opts=invoke).partition,
+            partition=partition.partition,
             region=settings.region,
+            dns_suffix=partition.dns_suffix,
         )
         self._name, self._settings, self._account = name, settings, account
         network_settings = settings.network

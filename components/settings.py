@@ -859,11 +859,23 @@ class Settings(_Model):
     security: SecuritySettings = SecuritySettings()
     observability: ObservabilitySettings = ObservabilitySettings()
     multi_region: MultiRegionSettings | None = None
+    # Chart name -> version, overriding components/addons/charts.py for this stack.
+    charts: dict[str, ChartVersion] = Field(default_factory=dict)
 
     @field_validator("region")
     @classmethod
     def _check_region(cls, value: str) -> str:
         return check_region(value)
+
+    @field_validator("charts")
+    @classmethod
+    def _check_charts(cls, value: dict[str, str]) -> dict[str, str]:
+        from components.addons.charts import CHARTS
+
+        unknown = sorted(set(value) - set(CHARTS))
+        if unknown:
+            raise ValueError(f"unknown charts {unknown}; the table has {sorted(CHARTS)}")
+        return value
 
     @field_validator("node_pools")
     @classmethod
@@ -1000,6 +1012,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 
 
 _OBJECT_KEYS = (
+    "charts",
     "network",
     "cluster",
     "nodePools",

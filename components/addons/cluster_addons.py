@@ -16,10 +16,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.context import AccountContext
 from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
 from components.iam import irsa_trust_policy, policy_document
 from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
-from components.security.keys import AccountContext
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"

@@ -14,8 +14,8 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from components.context import AccountContext
 from components.iam import role_arn
-from components.security.keys import AccountContext
 
 SRE_GROUP = "agent-factory:sre"
 DEVELOPER_GROUP = "agent-factory:developers"

@@ -16,10 +16,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.context import AccountContext
 from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
 from components.iam import irsa_trust_policy, policy_document, service_trust_policy
 from components.k8s.namespaces import rolling_surge
-from components.security.keys import AccountContext
 from components.settings import AutoscalerSettings, NodePoolSettings
 
 AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"

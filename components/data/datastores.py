@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.context import AccountContext
 from components.data.buckets import (
     BucketSpec,
     Lifecycle,
@@ -29,7 +30,6 @@ from components.data.buckets import (
 )
 from components.iam import service_trust_policy
 from components.network.network import nodes_only_security_group
-from components.security.keys import AccountContext
 from components.settings import DataStoresSettings
 
 POSTGRES_PORT = 5432

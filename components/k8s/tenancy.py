@@ -19,9 +19,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.context import AccountContext
 from components.iam import bounded_name, policy_document, role_arn
 from components.k8s.namespaces import FencedNamespace, Ingress, NamespaceSpec, Quota
-from components.security.keys import AccountContext
 
 TENANT_PREFIX = "tenant-"
 

@@ -25,10 +25,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.context import AccountContext
 from components.data.buckets import SecureBucket
 from components.iam import policy_document, service_trust_policy
 from components.multiregion.crossstack import ReplicationTarget
-from components.security.keys import AccountContext
 
 # S3 Replication Time Control: the only threshold S3 offers.
 RTC_MINUTES = 15

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.context import AccountContext
 from components.prerequisites import Prerequisite, prerequisites_output
-from components.security.keys import AccountContext
 
 # Route 53 reads DNSSEC keys and writes query logs only in us-east-1.
 ZONE_SERVICES_REGION = "us-east-1"

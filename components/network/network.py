@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.context import AccountContext
 from components.network.addressing import SubnetPlan
-from components.security.keys import AccountContext
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.context import AccountContext
 from components.footprint import (
     Metrics,
     ReleaseFootprint,
@@ -59,7 +60,6 @@ from components.observability.opensearch_setup import (
     opensearch_admin_role,
 )
 from components.prerequisites import Prerequisite, prerequisites_output
-from components.security.keys import AccountContext
 from components.settings import Settings
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"

@@ -19,19 +19,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.context import AccountContext
 from components.prerequisites import Prerequisite, prerequisites_output
 
 PREVIOUS_TYPE = "agentfactory:platform:PlatformKeys"
 PURPOSES = ("logs", "eks-secrets", "ebs", "data", "s3", "secrets")
-
-
-@dataclass(frozen=True)
-class AccountContext:
-    """Where the stack deploys: resolved once by Region, handed to every component."""
-
-    account_id: pulumi.Input[str]
-    partition: pulumi.Input[str]
-    region: str
 
 
 @dataclass(frozen=True)

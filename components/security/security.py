@@ -21,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
+from components.context import AccountContext
 from components.footprint import (
     Metrics,
     ReleaseFootprint,
@@ -43,7 +44,6 @@ from components.k8s.namespaces import (
 from components.k8s.tenancy import Tenant, TenantArgs
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.prerequisites import Prerequisite, prerequisites_output
-from components.security.keys import AccountContext
 from components.settings import Settings
 
 INGRESS_NGINX_REPO = "https://kubernetes.github.io/ingress-nginx"

@@ -1,0 +1,50 @@
+"""The one chart table: every Helm chart the platform installs, with its repository and pin.
+
+Upgrading a chart is one line here (or ``agent-factory:charts`` in a stack file to try a
+version in one stack first). Each pin is a version shown to exist upstream; the evidence
+sits with the add-on's tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    repo: str
+    version: str
+
+
+def _table(*charts: Chart) -> dict[str, Chart]:
+    return {chart.name: chart for chart in charts}
+
+
+CHARTS = _table(
+    Chart("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.54.0"),
+    Chart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server", "3.13.1"),
+    Chart("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.14.1"),
+    Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1"),
+    Chart("external-secrets", "https://charts.external-secrets.io", "2.10.0"),
+    Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "79.5.0"),
+    Chart(
+        "prometheus-blackbox-exporter",
+        "https://prometheus-community.github.io/helm-charts",
+        "11.17.2",
+    ),
+    Chart("fluent-bit", "https://fluent.github.io/helm-charts", "0.54.0"),
+    Chart(
+        "opentelemetry-collector",
+        "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        "0.140.0",
+    ),
+    Chart("tempo", "https://grafana.github.io/helm-charts", "1.24.0"),
+)
+
+
+def pinned(name: str, overrides: dict[str, str]) -> Chart:
+    """The chart ``name`` at the stack's override, or at the table's pin."""
+    chart = CHARTS[name]
+    version = overrides.get(name, chart.version)
+    return Chart(chart.name, chart.repo, version)
