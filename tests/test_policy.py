@@ -3,95 +3,28 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tools.gate import POLICY_DIR, GateError, analyze_plan, load_policy_config, policy_server
+from tests.policy_helpers import (
+    K8S_LABELS,
+    TAGS,
+    provider,
+    resource,
+    violations,
+)
+from tools.gate import GateError, analyze_plan, load_policy_config, policy_server
 from tools.synth import Plan, PlannedResource
 
-sys.path.insert(0, str(POLICY_DIR))
-from agentfactory_policies import ALL_RULES
-
-PROVIDER_URN = "urn:pulumi:test::agent-factory::pulumi:providers:aws::aws"
-TAGS = {
-    "Project": "agent-factory",
-    "Environment": "prod",
-    "Team": "platform-sre",
-    "CostCenter": "agent-factory",
-    "ManagedBy": "pulumi",
-    "Stack": "test",
-}
-K8S_LABELS = {
-    "app.kubernetes.io/name": "api",
-    "app.kubernetes.io/part-of": "agent-factory",
-    "app.kubernetes.io/managed-by": "pulumi",
-}
+from agentfactory_policies import ALL_RULES  # isort: skip  (policy/ is put on sys.path)
 
 
 @pytest.fixture(scope="module")
 def stub() -> Iterator[Any]:
     with policy_server() as analyzer:
         yield analyzer
-
-
-def provider(default_tags: dict[str, str] | None = None) -> PlannedResource:
-    inputs: dict[str, Any] = {"region": "us-east-1"}
-    if default_tags is not None:
-        inputs["defaultTags"] = json.dumps({"tags": default_tags})
-    return PlannedResource(
-        urn=PROVIDER_URN,
-        type="pulumi:providers:aws",
-        name="aws",
-        parent="",
-        provider="",
-        custom=True,
-        remote=False,
-        protect=False,
-        inputs=inputs,
-        dependencies=[],
-    )
-
-
-def resource(
-    type_: str,
-    inputs: dict[str, Any],
-    *,
-    name: str = "subject",
-    protect: bool = False,
-    dependencies: list[str] | None = None,
-    property_dependencies: dict[str, list[str]] | None = None,
-) -> PlannedResource:
-    urn = f"urn:pulumi:test::agent-factory::{type_}::{name}"
-    return PlannedResource(
-        urn=urn,
-        type=type_,
-        name=name,
-        parent="",
-        provider=f"{PROVIDER_URN}::id" if type_.startswith("aws:") else "",
-        custom=True,
-        remote=type_.startswith("eks:"),
-        protect=protect,
-        inputs=inputs,
-        dependencies=dependencies or [],
-        providers={"aws": f"{PROVIDER_URN}::id"} if type_.startswith("eks:") else {},
-        property_dependencies=property_dependencies or {},
-    )
-
-
-def violations(
-    stub: Any,
-    resources: list[PlannedResource],
-    config: dict[str, Any] | None = None,
-    tags: dict[str, str] | None = TAGS,
-) -> dict[str, list[str]]:
-    plan = Plan("test", "agent-factory", [provider(tags), *resources], {})
-    found: dict[str, list[str]] = {}
-    for violation in analyze_plan(stub, plan, config or {}).violations:
-        found.setdefault(violation.rule, []).append(violation.message)
-    return found
 
 
 # -- pod templates ----------------------------------------------------------------------
@@ -121,6 +54,8 @@ GOOD_POD = {
 }
 WORKLOAD_PATHS = {
     "kubernetes:core/v1:Pod": lambda spec: {"spec": spec},
+    "kubernetes:core/v1:PodTemplate": lambda spec: {"template": {"spec": spec}},
+    "kubernetes:core/v1:ReplicationController": lambda spec: {"spec": {"template": {"spec": spec}}},
     "kubernetes:apps/v1:Deployment": lambda spec: {"spec": {"template": {"spec": spec}}},
     "kubernetes:apps/v1:StatefulSet": lambda spec: {"spec": {"template": {"spec": spec}}},
     "kubernetes:apps/v1:DaemonSet": lambda spec: {"spec": {"template": {"spec": spec}}},
@@ -161,6 +96,7 @@ PSS_CASES: list[tuple[str, dict[str, Any]]] = [
     ("pss-kernel-and-lsm-limits", {"procMount": "Unmasked"}),
     ("pss-kernel-and-lsm-limits", {"seLinuxOptions": {"user": "system_u"}}),
     ("pss-kernel-and-lsm-limits", {"appArmorProfile": {"type": "Unconfined"}}),
+    ("pss-read-only-root-filesystem", {"readOnlyRootFilesystem": False}),
 ]
 
 
@@ -172,6 +108,10 @@ def test_pss_container_violations(
     found = violations(
         stub, [workload("kubernetes:apps/v1:Deployment", with_container(field, **security))]
     )
+    if rule == "pss-read-only-root-filesystem" and field == "ephemeralContainers":
+        # Debug containers are attached by hand, never declared: the rule skips them.
+        assert rule not in found
+        return
     assert rule in found
     assert any("bad" in message for message in found[rule])
 
@@ -250,14 +190,14 @@ def namespace(name: str, labels: dict[str, str]) -> PlannedResource:
 def test_namespace_psa_label(stub: Any) -> None:
     restricted = namespace("greenlang-prod", {"pod-security.kubernetes.io/enforce": "restricted"})
     baseline = namespace("monitoring", {"pod-security.kubernetes.io/enforce": "privileged"})
-    assert violations(stub, [restricted]) == {}
+    assert "namespace-pss-restricted" not in violations(stub, [restricted])
     assert "namespace-pss-restricted" in violations(stub, [baseline])
     exempt = {
         "namespace-pss-restricted": {
             "exemptions": {"monitoring": "node-exporter reads host metrics"}
         }
     }
-    assert violations(stub, [baseline], exempt) == {}
+    assert "namespace-pss-restricted" not in violations(stub, [baseline], exempt)
     no_reason = {"namespace-pss-restricted": {"exemptions": {"monitoring": " "}}}
     assert "namespace-pss-restricted" in violations(stub, [baseline], no_reason)
 
@@ -356,16 +296,55 @@ def test_resource_rule(
     assert rule in found, found
 
 
-def test_load_balancer_group_may_open_443(stub: Any) -> None:
+def test_load_balancer_group_may_open_443_only_by_policy_config(stub: Any) -> None:
     ingress = [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]
-    plain = resource("aws:ec2/securityGroup:SecurityGroup", {"ingress": ingress})
-    load_balancer = resource(
+    # A tag on the group grants nothing: whoever writes the group could write the tag.
+    tagged = resource(
         "aws:ec2/securityGroup:SecurityGroup",
         {"ingress": ingress, "tags": {"Role": "load-balancer"}},
         name="lb",
     )
-    assert "sg-no-world-ingress" in violations(stub, [plain])
-    assert "sg-no-world-ingress" not in violations(stub, [load_balancer])
+    assert "sg-no-world-ingress" in violations(stub, [tagged])
+    listed = {"sg-no-world-ingress": {"loadBalancerGroups": ["lb"]}}
+    assert "sg-no-world-ingress" not in violations(stub, [tagged], listed)
+    all_ports = [{"protocol": "-1", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]
+    wide = resource("aws:ec2/securityGroup:SecurityGroup", {"ingress": all_ports}, name="lb")
+    assert "sg-no-world-ingress" in violations(stub, [wide], listed)
+
+
+def test_ingress_rule_protocol_minus_one_opens_every_port(stub: Any) -> None:
+    """vpc.SecurityGroupIngressRule spells the protocol ipProtocol; -1 ignores the ports."""
+    rule = resource(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        {"ipProtocol": "-1", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+        name="lb",
+    )
+    listed = {"sg-no-world-ingress": {"loadBalancerGroups": ["lb"]}}
+    found = violations(stub, [rule], listed)
+    assert found["sg-no-world-ingress"] == [
+        "ingress from the internet (0.0.0.0/0) on ports 0-65535"
+    ]
+
+
+def test_internet_split_into_halves_is_still_the_internet(stub: Any) -> None:
+    halves = [
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/1"]},
+        {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["128.0.0.0/1"]},
+    ]
+    group = resource("aws:ec2/securityGroup:SecurityGroup", {"ingress": halves})
+    assert len(violations(stub, [group])["sg-no-world-ingress"]) == 2
+    vpn = [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["198.51.100.0/24"]}]
+    group = resource("aws:ec2/securityGroup:SecurityGroup", {"ingress": vpn})
+    assert "sg-no-world-ingress" not in violations(stub, [group])
+    cluster = resource(
+        "eks:index:Cluster",
+        {
+            "endpointPublicAccess": True,
+            "endpointPrivateAccess": True,
+            "publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"],
+        },
+    )
+    assert "eks-endpoint-restricted" in violations(stub, [cluster])
 
 
 def test_stateful_resources_must_be_protected(stub: Any) -> None:
@@ -410,34 +389,58 @@ def test_untaggable_types_are_skipped(stub: Any) -> None:
 # -- stack rules --------------------------------------------------------------------------
 
 
-def bucket_set(sse: str | None, tls: bool, flow: bool = True) -> list[PlannedResource]:
-    bucket = resource(
-        "aws:s3/bucket:Bucket", {"bucket": "artifacts"}, name="artifacts", protect=True
-    )
-    items = [bucket]
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+TLS_DENY = {
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::artifacts", "arn:aws:s3:::artifacts/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def bucket_set(
+    sse: str | None, tls: bool, name: str = "artifacts", statement: dict[str, Any] | None = None
+) -> list[PlannedResource]:
+    """A bucket with the helpers it needs; each helper's ``bucket`` input comes from it."""
+    bucket = resource("aws:s3/bucket:Bucket", {"bucket": name}, name=name, protect=True)
+    link = {"bucket": [bucket.urn]}
+
+    def helper(type_: str, suffix: str, inputs: dict[str, Any]) -> PlannedResource:
+        return resource(
+            type_, {"bucket": name, **inputs}, name=f"{name}-{suffix}", property_dependencies=link
+        )
+
+    items = [
+        bucket,
+        helper(
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "versioning",
+            {"versioningConfiguration": {"status": "Enabled"}},
+        ),
+        helper(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "pab",
+            {
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+        ),
+        helper(
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "ownership",
+            {"rule": {"objectOwnership": "BucketOwnerEnforced"}},
+        ),
+    ]
     if sse:
         rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": sse}}]
-        items.append(
-            resource(
-                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                {"rules": rules},
-                name="sse",
-                dependencies=[bucket.urn],
-            )
-        )
-    statement = {
-        "Effect": "Deny",
-        "Action": "s3:*",
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-    policy = {"Statement": [statement]} if tls else {"Statement": []}
+        items.append(helper(SSE, "sse", {"rules": rules}))
+    deny = statement or json.loads(json.dumps(TLS_DENY).replace("artifacts", name))
+    policy = {"Statement": [deny]} if tls else {"Statement": []}
     items.append(
-        resource(
-            "aws:s3/bucketPolicy:BucketPolicy",
-            {"policy": json.dumps(policy)},
-            name="policy",
-            dependencies=[bucket.urn],
-        )
+        helper("aws:s3/bucketPolicy:BucketPolicy", "policy", {"policy": json.dumps(policy)})
     )
     return items
 
@@ -449,26 +452,79 @@ def test_s3_bucket_rules(stub: Any) -> None:
     assert "s3-tls-only" in found
 
 
-def test_sse_s3_is_accepted_only_on_an_access_log_target(stub: Any) -> None:
-    items = bucket_set("AES256", tls=True)
-    target = items[0]
-    source = resource("aws:s3/bucket:Bucket", {"bucket": "source"}, name="src", protect=True)
-    logging = resource(
-        "aws:s3/bucketLogging:BucketLogging",
-        {"bucket": "source", "targetBucket": "artifacts", "targetPrefix": "src/"},
-        name="logging",
-        dependencies=[source.urn, target.urn],
-        property_dependencies={"bucket": [source.urn], "targetBucket": [target.urn]},
+def test_sse_s3_is_accepted_only_on_a_configured_access_log_target(stub: Any) -> None:
+    logs = bucket_set("AES256", tls=True, name="x-access-logs")
+    data = bucket_set("AES256", tls=True, name="artifacts")
+    source = bucket_set("aws:kms", tls=True, name="source")
+
+    def logging(target: PlannedResource) -> PlannedResource:
+        return resource(
+            "aws:s3/bucketLogging:BucketLogging",
+            {"bucket": "source", "targetBucket": target.name, "targetPrefix": "src/"},
+            name=f"logging-{target.name}",
+            property_dependencies={"bucket": [source[0].urn], "targetBucket": [target.urn]},
+        )
+
+    plan = Plan(
+        "test",
+        "agent-factory",
+        [provider(TAGS), *logs, *data, *source, logging(logs[0]), logging(data[0])],
+        {},
     )
-    plan = Plan("test", "agent-factory", [provider(TAGS), *items, source, logging], {})
     flagged = {
         v.urn.rsplit("::", 1)[-1]
         for v in analyze_plan(stub, plan, {}).violations
         if v.rule == "s3-sse-kms"
     }
-    # The log target is exempt; the source bucket, with no SSE configuration, is not.
-    assert flagged == {"src"}
-    assert "s3-sse-kms" in violations(stub, bucket_set("AES256", tls=True))
+    # The configured log target is exempt; a data bucket that some BucketLogging targets
+    # (a sibling anyone can add) is not.
+    assert flagged == {"artifacts"}
+    # Named like a log bucket but not a log target: no exemption either.
+    assert "s3-sse-kms" in violations(stub, bucket_set("AES256", tls=True, name="y-access-logs"))
+
+
+def test_sse_configuration_counts_only_for_the_bucket_it_configures(stub: Any) -> None:
+    """A helper that merely depends on a bucket (dependsOn) lends it nothing."""
+    items = bucket_set(None, tls=True)
+    other = bucket_set("aws:kms", tls=True, name="other")
+    stray = resource(
+        SSE,
+        {
+            "bucket": "other",
+            "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
+        },
+        name="stray",
+        dependencies=[items[0].urn],
+        property_dependencies={"bucket": [other[0].urn]},
+    )
+    found = violations(stub, [*items, *other, stray])
+    assert found["s3-sse-kms"] == [
+        "no BucketServerSideEncryptionConfiguration with aws:kms for this bucket"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hole", "statement"),
+    [
+        ("one principal", {**TLS_DENY, "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"}}),
+        ("one action", {**TLS_DENY, "Action": "s3:GetObject"}),
+        ("bucket only", {**TLS_DENY, "Resource": "arn:aws:s3:::artifacts"}),
+        (
+            "NotPrincipal",
+            {
+                **{k: v for k, v in TLS_DENY.items() if k != "Principal"},
+                "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:root"},
+            },
+        ),
+        ("allow", {**TLS_DENY, "Effect": "Allow"}),
+    ],
+)
+def test_tls_only_deny_must_cover_every_principal_and_action(
+    stub: Any, hole: str, statement: dict[str, Any]
+) -> None:
+    assert "s3-tls-only" in violations(
+        stub, bucket_set("aws:kms", tls=True, statement=statement)
+    ), hole
 
 
 def test_rds_force_ssl(stub: Any) -> None:
@@ -515,14 +571,16 @@ def test_vpc_flow_logs(stub: Any) -> None:
 # -- pack-wide ----------------------------------------------------------------------------
 
 
-def test_every_rule_is_exercised_here() -> None:
+def test_every_rule_is_exercised_here_or_in_test_policy_rules() -> None:
+    from tests.test_policy_rules import COVERED as NEW_AREAS
+
     covered = {c[0] for c in RESOURCE_CASES} | {c[0] for c in PSS_CASES} | {
         "pss-no-host-namespaces", "pss-allowed-volume-types", "image-pinned", "container-resources",
         "namespace-pss-restricted", "aws-mandatory-tags", "stateful-protected",
         "s3-sse-kms", "s3-tls-only", "rds-force-ssl", "vpc-flow-logs",
     }  # fmt: skip
-    assert {r.name for r in ALL_RULES} == covered
-    assert len(ALL_RULES) >= 40
+    assert {r.name for r in ALL_RULES} == covered | NEW_AREAS
+    assert len(ALL_RULES) >= 90
 
 
 def test_every_rule_has_metadata() -> None:

@@ -5,7 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .core import Resource, Rule, as_bool, as_json, as_list, get
+from .core import (
+    Finding,
+    Resource,
+    Rule,
+    Undecided,
+    UnknownRead,
+    as_bool,
+    as_list,
+    as_mapping,
+    get,
+    guarded,
+    is_everyone,
+    is_unknown,
+    known,
+    matches,
+    must,
+    present,
+    principals,
+    statements,
+)
 
 AREA = "encryption"
 RDS = frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster"})
@@ -15,191 +34,341 @@ SSE_CONFIG = (
 )
 
 
-def rds_storage_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not as_bool(r.props.get("storageEncrypted")):
-        yield "storageEncrypted must be true"
-    if not r.props.get("kmsKeyId"):
-        yield "kmsKeyId must name a customer-managed KMS key"
+def rds_storage_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: as_bool(r.props.get("storageEncrypted")), "storageEncrypted must be true"
+    )
+    yield from must(
+        lambda: present(r.props.get("kmsKeyId")),
+        "kmsKeyId must name a customer-managed KMS key",
+    )
 
 
-def elasticache_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if r.props.get("globalReplicationGroupId"):
+def elasticache_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    kms = "kmsKeyId must name a customer-managed KMS key"
+    member = r.props.get("globalReplicationGroupId")
+    if is_unknown(member) or member:
         # A Global Datastore member inherits encryption and AUTH from the primary group
         # (checked there); only its own region's key is set here.
-        if not r.props.get("kmsKeyId"):
-            yield "kmsKeyId must name a customer-managed KMS key in this region"
+        yield from must(lambda: present(r.props.get("kmsKeyId")), f"{kms} in this region")
+        if is_unknown(member):
+            yield Undecided(member.path)
         return
-    if not as_bool(r.props.get("atRestEncryptionEnabled")):
-        yield "atRestEncryptionEnabled must be true"
-    if not r.props.get("kmsKeyId"):
-        yield "kmsKeyId must name a customer-managed KMS key"
-    if not as_bool(r.props.get("transitEncryptionEnabled")):
-        yield "transitEncryptionEnabled must be true"
-    if r.props.get("transitEncryptionMode") == "preferred":
-        yield "transitEncryptionMode must be 'required', not 'preferred'"
-    if not r.props.get("authToken") and not r.props.get("userGroupIds"):
-        yield "set an authToken or userGroupIds: the cache must authenticate clients"
+    yield from must(
+        lambda: as_bool(r.props.get("atRestEncryptionEnabled")),
+        "atRestEncryptionEnabled must be true",
+    )
+    yield from must(lambda: present(r.props.get("kmsKeyId")), kms)
+    yield from must(
+        lambda: as_bool(r.props.get("transitEncryptionEnabled")),
+        "transitEncryptionEnabled must be true",
+    )
+    yield from must(
+        lambda: r.props.get("transitEncryptionMode") != "preferred",
+        "transitEncryptionMode must be 'required', not 'preferred'",
+    )
+    yield from must(
+        lambda: present(r.props.get("authToken")) or present(r.props.get("userGroupIds")),
+        "set an authToken or userGroupIds: the cache must authenticate clients",
+    )
 
 
-def launch_template_ebs_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    mappings = as_list(r.props.get("blockDeviceMappings"))
+def _volume(mapping: Mapping[str, Any]) -> Iterator[Finding]:
+    ebs = as_mapping(mapping.get("ebs"))
+    device = mapping.get("deviceName", "?")
+    if not as_bool(ebs.get("encrypted")):
+        yield f"volume {device} is not encrypted"
+    elif not present(ebs.get("kmsKeyId")):
+        yield f"volume {device} has no customer-managed kmsKeyId"
+
+
+def launch_template_ebs_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    try:
+        mappings = as_list(r.props.get("blockDeviceMappings"))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
     if not mappings:
         yield "declare the root volume in blockDeviceMappings with encrypted = true"
     for mapping in mappings:
-        ebs = mapping.get("ebs") or {}
-        if not as_bool(ebs.get("encrypted")):
-            yield f"volume {mapping.get('deviceName', '?')} is not encrypted"
-        elif not ebs.get("kmsKeyId"):
-            yield f"volume {mapping.get('deviceName', '?')} has no customer-managed kmsKeyId"
+        yield from guarded(_volume, mapping)
 
 
-def ebs_volume_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not as_bool(r.props.get("encrypted")):
-        yield "encrypted must be true"
-    if not r.props.get("kmsKeyId"):
-        yield "kmsKeyId must name a customer-managed KMS key"
+def ebs_volume_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(lambda: as_bool(r.props.get("encrypted")), "encrypted must be true")
+    yield from must(
+        lambda: present(r.props.get("kmsKeyId")),
+        "kmsKeyId must name a customer-managed KMS key",
+    )
 
 
-def eks_secrets_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
+def eks_secrets_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
     if r.type == "eks:index:Cluster":
-        if not r.props.get("encryptionConfigKeyArn"):
-            yield "encryptionConfigKeyArn must be set: secrets are not envelope-encrypted"
+        yield from must(
+            lambda: present(r.props.get("encryptionConfigKeyArn")),
+            "encryptionConfigKeyArn must be set: secrets are not envelope-encrypted",
+        )
         return
-    configs = as_list(r.props.get("encryptionConfig"))
-    if not any("secrets" in as_list(c.get("resources")) for c in configs):
-        yield "encryptionConfig must cover 'secrets' with a KMS key"
+    yield from must(
+        lambda: any(
+            "secrets" in as_list(c.get("resources"))
+            for c in as_list(r.props.get("encryptionConfig"))
+        ),
+        "encryptionConfig must cover 'secrets' with a KMS key",
+    )
 
 
-def log_group_kms(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not r.props.get("kmsKeyId"):
-        yield "kmsKeyId must be set: log groups hold request paths, IPs and audit events"
+def log_group_kms(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: present(r.props.get("kmsKeyId")),
+        "kmsKeyId must be set: log groups hold request paths, IPs and audit events",
+    )
 
 
-def secret_cmk(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not r.props.get("kmsKeyId"):
-        yield "kmsKeyId must be a customer-managed key (aws/secretsmanager cannot be scoped)"
+def secret_cmk(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: present(r.props.get("kmsKeyId")),
+        "kmsKeyId must be a customer-managed key (aws/secretsmanager cannot be scoped)",
+    )
 
 
-def msk_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not get(r.props, "encryptionInfo.encryptionAtRestKmsKeyArn"):
-        yield "encryptionInfo.encryptionAtRestKmsKeyArn must be set"
-    in_transit = get(r.props, "encryptionInfo.encryptionInTransit", {}) or {}
-    if in_transit.get("clientBroker", "TLS") != "TLS":
-        yield "encryptionInTransit.clientBroker must be TLS"
-    if in_transit.get("inCluster") is False:
-        yield "encryptionInTransit.inCluster must be true"
+def msk_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: present(get(r.props, "encryptionInfo.encryptionAtRestKmsKeyArn")),
+        "encryptionInfo.encryptionAtRestKmsKeyArn must be set",
+    )
+    in_transit = get(r.props, "encryptionInfo.encryptionInTransit")
+    yield from must(
+        lambda: get(in_transit, "clientBroker", "TLS") in (None, "TLS"),
+        "encryptionInTransit.clientBroker must be TLS",
+    )
+    yield from must(
+        lambda: known(get(in_transit, "inCluster")) is not False,
+        "encryptionInTransit.inCluster must be true",
+    )
 
 
-def opensearch_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not as_bool(get(r.props, "encryptAtRest.enabled")):
-        yield "encryptAtRest.enabled must be true"
-    if not as_bool(get(r.props, "nodeToNodeEncryption.enabled")):
-        yield "nodeToNodeEncryption.enabled must be true"
-    if not as_bool(get(r.props, "domainEndpointOptions.enforceHttps")):
-        yield "domainEndpointOptions.enforceHttps must be true"
+def opensearch_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: as_bool(get(r.props, "encryptAtRest.enabled")), "encryptAtRest.enabled must be true"
+    )
+    yield from must(
+        lambda: as_bool(get(r.props, "nodeToNodeEncryption.enabled")),
+        "nodeToNodeEncryption.enabled must be true",
+    )
+    yield from must(
+        lambda: as_bool(get(r.props, "domainEndpointOptions.enforceHttps")),
+        "domainEndpointOptions.enforceHttps must be true",
+    )
     policy = get(r.props, "domainEndpointOptions.tlsSecurityPolicy", "")
-    if policy and "TLS-1-0" in policy:
-        yield f"tlsSecurityPolicy {policy} allows TLS 1.0"
+    yield from must(
+        lambda: not (policy and "TLS-1-0" in str(policy)),
+        f"tlsSecurityPolicy {policy} allows TLS 1.0",
+    )
 
 
-def sns_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not r.props.get("kmsMasterKeyId"):
-        yield "kmsMasterKeyId must be set"
+def sns_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(lambda: present(r.props.get("kmsMasterKeyId")), "kmsMasterKeyId must be set")
 
 
-def sqs_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not r.props.get("kmsMasterKeyId") and not as_bool(r.props.get("sqsManagedSseEnabled")):
-        yield "set kmsMasterKeyId (or at least sqsManagedSseEnabled)"
+def sqs_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: (
+            present(r.props.get("kmsMasterKeyId")) or as_bool(r.props.get("sqsManagedSseEnabled"))
+        ),
+        "set kmsMasterKeyId (or at least sqsManagedSseEnabled)",
+    )
 
 
-def kms_rotation(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
+def kms_rotation(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
     spec = r.props.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT")
-    if spec == "SYMMETRIC_DEFAULT" and not as_bool(r.props.get("enableKeyRotation")):
-        yield "enableKeyRotation must be true"
+    yield from must(
+        lambda: spec != "SYMMETRIC_DEFAULT" or as_bool(r.props.get("enableKeyRotation")),
+        "enableKeyRotation must be true",
+    )
 
 
-def s3_sse_kms(resources: Sequence[Resource], _c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """Every bucket needs an SSE configuration using aws:kms that depends on it.
+def bucket_of(r: Resource) -> set[str]:
+    """The bucket a helper (policy, SSE, versioning...) configures: what its ``bucket``
+    input was computed from. Plain ``dependsOn`` does not count: a helper cannot lend its
+    settings to a bucket it merely waits for."""
+    return r.deps("bucket")
 
-    The one exception is a server-access-log target: S3 log delivery cannot write to a
-    bucket whose default encryption is SSE-KMS, so SSE-S3 (AES256) is accepted there.
+
+def _sse_algorithms(r: Resource) -> set[Any]:
+    return {
+        get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
+        for rule in as_list(r.props.get("rules"))
+    }
+
+
+def s3_sse_kms(  # noqa: PLR0912 - one branch per kind of SSE configuration
+    resources: Sequence[Resource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, Finding]]:
+    """Every bucket needs an SSE configuration using aws:kms for it.
+
+    The one exception is a server-access-log bucket (S3 log delivery cannot write to a
+    bucket whose default encryption is SSE-KMS). It is granted by the policy config
+    (``accessLogBuckets``, names of bucket resources), never by the plan: a BucketLogging
+    that targets a bucket does not exempt that bucket by itself.
     """
+    exempt_names = list(config.get("accessLogBuckets", []))
     log_targets: set[str] = set()
     for r in resources:
         if r.type == "aws:s3/bucketLogging:BucketLogging":
-            log_targets.update(r.property_dependencies.get("targetBucket", []))
+            log_targets.update(r.deps("targetBucket"))
     covered: set[str] = set()
+    aes: set[str] = set()
+    undecided: dict[str, str] = {}
     for r in resources:
         if r.type != SSE_CONFIG:
             continue
-        rules = as_list(r.props.get("rules"))
-        algorithms = {
-            get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm") for rule in rules
-        }
-        if algorithms & {"aws:kms", "aws:kms:dsse"}:
-            covered.update(r.dependencies)
+        try:
+            algorithms = _sse_algorithms(r)
+        except UnknownRead as exc:
+            for urn in bucket_of(r):
+                undecided[urn] = exc.path
+            continue
+        if any(is_unknown(a) for a in algorithms):
+            for urn in bucket_of(r):
+                undecided[urn] = "rules"
+        elif algorithms & {"aws:kms", "aws:kms:dsse"}:
+            covered.update(bucket_of(r))
         elif "AES256" in algorithms:
-            covered.update(set(r.dependencies) & log_targets)
+            aes.update(bucket_of(r))
     for r in resources:
-        if r.type in BUCKETS and r.urn not in covered:
+        if r.type not in BUCKETS or r.urn in covered:
+            continue
+        if r.urn in undecided:
+            yield r.urn, Undecided(undecided[r.urn])
+        elif r.urn in aes and r.urn in log_targets and matches(r.name, exempt_names):
+            continue
+        else:
             yield r.urn, "no BucketServerSideEncryptionConfiguration with aws:kms for this bucket"
 
 
-def _denies_insecure_transport(policy: Any) -> bool:
-    document = as_json(policy) or {}
-    for statement in as_list(document.get("Statement")):
-        condition = statement.get("Condition", {})
-        secure = get(condition, "Bool.aws:SecureTransport")
-        if statement.get("Effect") == "Deny" and str(secure).lower() == "false":
-            return True
+def _covers_bucket(resources: list[Any], bucket: Any) -> bool:
+    if "*" in resources:
+        return True
+    if is_unknown(bucket) or not bucket:
+        # The bucket's name is not known: any bucket-and-objects pair will do.
+        arns = [str(a) for a in resources]
+        return any(a.endswith("/*") and a[:-2] in arns for a in arns)
+    arn = f"arn:aws:s3:::{bucket}"
+    return {arn, f"{arn}/*"} <= set(resources) or f"{arn}*" in resources
+
+
+def _denies_insecure_transport(policy: Any, bucket: Any) -> bool:
+    """A Deny for every principal and every S3 action on the bucket and its objects
+    whenever aws:SecureTransport is false. NotPrincipal/NotAction carve holes in it."""
+    for statement in statements(policy):
+        if statement.get("Effect") != "Deny":
+            continue
+        if {"NotPrincipal", "NotAction", "NotResource"} & set(statement):
+            continue
+        if not any(is_everyone(kind, value) for kind, value in principals(statement)):
+            continue
+        actions = {str(a) for a in as_list(statement.get("Action"))}
+        if not actions & {"s3:*", "*"}:
+            continue
+        if not _covers_bucket(as_list(statement.get("Resource")), bucket):
+            continue
+        condition = as_mapping(statement.get("Condition"))
+        for operator in ("Bool", "BoolIfExists"):
+            secure = get(condition, f"{operator}.aws:SecureTransport")
+            if str(secure).lower() == "false" or secure is False:
+                return True
     return False
 
 
-def s3_tls_only(resources: Sequence[Resource], _c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+def s3_tls_only(
+    resources: Sequence[Resource], _c: Mapping[str, Any]
+) -> Iterator[tuple[str, Finding]]:
     covered: set[str] = set()
+    undecided: dict[str, str] = {}
     for r in resources:
-        if r.type == "aws:s3/bucketPolicy:BucketPolicy" and _denies_insecure_transport(
-            r.props.get("policy")
-        ):
-            covered.update(r.dependencies)
+        if r.type != "aws:s3/bucketPolicy:BucketPolicy":
+            continue
+        try:
+            if _denies_insecure_transport(r.props.get("policy"), r.props.get("bucket")):
+                covered.update(bucket_of(r))
+        except UnknownRead as exc:
+            for urn in bucket_of(r):
+                undecided[urn] = exc.path
     for r in resources:
         if r.type in BUCKETS and r.urn not in covered:
-            yield r.urn, "no bucket policy denying requests with aws:SecureTransport = false"
+            if r.urn in undecided:
+                yield r.urn, Undecided(undecided[r.urn])
+            else:
+                yield (
+                    r.urn,
+                    (
+                        "no bucket policy denying every principal every s3 action on the bucket "
+                        "and its objects when aws:SecureTransport is false"
+                    ),
+                )
 
 
 def rds_force_ssl(
     resources: Sequence[Resource], _c: Mapping[str, Any]
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[tuple[str, Finding]]:
     """PostgreSQL instances must use a parameter group with rds.force_ssl = 1."""
     forcing: set[str] = set()
+    undecided: set[str] = set()
     for r in resources:
         if r.type in (
             "aws:rds/parameterGroup:ParameterGroup",
             "aws:rds/clusterParameterGroup:ClusterParameterGroup",
         ):
-            for parameter in as_list(r.props.get("parameters")):
-                if parameter.get("name") == "rds.force_ssl" and str(parameter.get("value")) == "1":
-                    forcing.add(r.urn)
+            try:
+                for parameter in as_list(r.props.get("parameters")):
+                    if (
+                        parameter.get("name") == "rds.force_ssl"
+                        and str(parameter.get("value")) == "1"
+                    ):
+                        forcing.add(r.urn)
+            except UnknownRead:
+                undecided.add(r.urn)
     for r in resources:
-        if r.type in RDS and "postgres" in str(r.props.get("engine", "")):
-            groups = set(r.property_dependencies.get("parameterGroupName", [])) | set(
-                r.property_dependencies.get("dbClusterParameterGroupName", [])
-            )
-            if not groups & forcing:
-                yield r.urn, "its parameter group does not set rds.force_ssl = 1"
+        if r.type not in RDS:
+            continue
+        engine = r.props.get("engine", "")
+        if is_unknown(engine):
+            yield r.urn, Undecided("engine")
+            continue
+        if "postgres" not in str(engine):
+            continue
+        groups = r.deps("parameterGroupName", "dbClusterParameterGroupName")
+        if groups & forcing:
+            continue
+        if groups & undecided:
+            yield r.urn, Undecided("parameterGroupName")
+        else:
+            yield r.urn, "its parameter group does not set rds.force_ssl = 1"
 
 
-def s3_replication_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    rules = as_list(r.props.get("rules"))
+def _replication_rule(rule: Mapping[str, Any]) -> Iterator[Finding]:
+    rule_id = rule.get("id", "?")
+    yield from must(
+        lambda: present(get(rule, "destination.encryptionConfiguration.replicaKmsKeyId")),
+        f"rule {rule_id}: set destination.encryptionConfiguration.replicaKmsKeyId",
+    )
+    yield from must(
+        lambda: get(rule, "sourceSelectionCriteria.sseKmsEncryptedObjects.status") == "Enabled",
+        f"rule {rule_id}: SSE-KMS objects are not copied unless sseKmsEncryptedObjects is Enabled",
+    )
+
+
+def s3_replication_encrypted(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    try:
+        rules = as_list(r.props.get("rules"))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
     if not rules:
         yield "a replication configuration needs at least one rule"
     for rule in rules:
-        rule_id = rule.get("id", "?")
-        if not get(rule, "destination.encryptionConfiguration.replicaKmsKeyId"):
-            yield f"rule {rule_id}: set destination.encryptionConfiguration.replicaKmsKeyId"
-        if get(rule, "sourceSelectionCriteria.sseKmsEncryptedObjects.status") != "Enabled":
-            skipped = "SSE-KMS objects are not copied"
-            yield f"rule {rule_id}: {skipped} unless sseKmsEncryptedObjects is Enabled"
+        yield from guarded(_replication_rule, rule)
 
 
 RULES = [
@@ -246,12 +415,23 @@ RULES = [
         "Add a BucketServerSideEncryptionConfiguration with sse_algorithm aws:kms for the bucket.",
         AREA,
         stack_check=s3_sse_kms,
+        config_schema={
+            "accessLogBuckets": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "bucket resource names (globs) that receive S3 server access "
+                "logs and may therefore use SSE-S3",
+                "default": ["*-access-logs"],
+                "x-relax": "subset",
+            }
+        },
     ),
     Rule(
         "s3-tls-only",
         "Every S3 bucket denies requests that do not use TLS.",
         "high",
-        "Add a bucket policy statement: Deny s3:* when aws:SecureTransport is false.",
+        "Add a bucket policy statement: Deny, Principal *, Action s3:*, Resource the bucket "
+        "and bucket/*, Condition Bool aws:SecureTransport false.",
         AREA,
         stack_check=s3_tls_only,
     ),

@@ -6,8 +6,19 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .core import Resource, Rule, as_json, as_list, get
-from .pods import WORKLOADS, containers, pod_spec
+from .core import (
+    Finding,
+    Resource,
+    Rule,
+    Undecided,
+    UnknownRead,
+    as_int,
+    get,
+    is_unknown,
+    must,
+    present,
+)
+from .pods import WORKLOADS, containers, is_patch, pod_spec
 
 AREA = "hygiene"
 HELM = frozenset(
@@ -17,7 +28,6 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 DEFAULT_REPOSITORIES = [
     "https://kubernetes.github.io/autoscaler",
     "https://kubernetes.github.io/ingress-nginx",
-    "https://kubernetes-sigs.github.io/metrics-server",
     "https://charts.jetstack.io",
     "https://charts.external-secrets.io",
     "https://prometheus-community.github.io/helm-charts",
@@ -25,29 +35,62 @@ DEFAULT_REPOSITORIES = [
     "https://fluent.github.io/helm-charts",
     "https://open-telemetry.github.io/opentelemetry-helm-charts",
     "https://aws.github.io/eks-charts",
+    "https://kubernetes-sigs.github.io/metrics-server",
 ]
 
 
-def imdsv2_required(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    options = r.props.get("metadataOptions") or {}
-    if options.get("httpTokens") != "required":
-        yield "metadataOptions.httpTokens must be 'required' (IMDSv2 only)"
-    if int(options.get("httpPutResponseHopLimit") or 1) > 2:
-        yield "httpPutResponseHopLimit above 2 lets more network hops reach instance credentials"
+def imdsv2_required(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    options = get(r.props, "metadataOptions", {})
+    yield from must(
+        lambda: get(options, "httpTokens") == "required",
+        "metadataOptions.httpTokens must be 'required' (IMDSv2 only)",
+    )
+    yield from must(
+        lambda: as_int(get(options, "httpPutResponseHopLimit"), 1) <= 2,
+        "httpPutResponseHopLimit above 2 lets more network hops reach instance credentials",
+    )
 
 
-def helm_pinned(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    version = str(r.props.get("version") or "")
-    if not EXACT_VERSION.match(version):
+def helm_pinned(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    version = r.props.get("version")
+    if is_unknown(version):
+        yield Undecided(version.path)
+        return
+    if not EXACT_VERSION.match(str(version or "")):
         yield f"chart version {version or '(none)'} is not an exact version like 9.54.0"
 
 
-def helm_repository(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    allowed = config.get("allowedRepositories", DEFAULT_REPOSITORIES)
-    repo = get(r.props, "repositoryOpts.repo") or ""
-    chart = str(r.props.get("chart") or "")
-    source = repo or chart
-    if not any(source.rstrip("/").startswith(a.rstrip("/")) for a in allowed):
+def _normal(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def chart_source(props: Mapping[str, Any]) -> str:
+    """Where the chart comes from: the repository URL, or the chart's own URL without its
+    last segment (oci://registry/charts/x -> oci://registry/charts), or a local path."""
+    repo = get(props, "repositoryOpts.repo")
+    chart = props.get("chart")
+    for value in (repo, chart):
+        if is_unknown(value):
+            raise UnknownRead(value.path)
+    if repo:
+        return str(repo)
+    chart = str(chart or "")
+    if "://" in chart:
+        return chart.rstrip("/").rsplit("/", 1)[0]
+    return chart
+
+
+def helm_repository(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
+    allowed = {_normal(a) for a in config.get("allowedRepositories", DEFAULT_REPOSITORIES)}
+    try:
+        source = chart_source(r.props)
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    if source.startswith(("./", "../", "/")) and config.get("allowLocalCharts", True):
+        return  # a chart in this repository, reviewed with the code
+    # Whole URLs only: https://charts.jetstack.io.evil.example starts with an allowed one.
+    if _normal(source) not in allowed:
         yield f"chart source {source or '(none)'} is not in allowedRepositories"
 
 
@@ -58,40 +101,47 @@ def _image_pinned(image: str) -> bool:
     return ":" in last and not last.endswith(":latest")
 
 
-def images_pinned(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in containers(pod_spec(r)):
-        image = str(container.get("image") or "")
-        if not _image_pinned(image):
+def images_pinned(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+    try:
+        items = list(containers(pod_spec(r)))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    for where, container in items:
+        image = container.get("image")
+        if is_unknown(image):
+            yield Undecided(image.path)
+        elif image is None and loose:
+            continue
+        elif not _image_pinned(str(image or "")):
             yield f"{where}: image {image or '(none)'} must pin a tag (not latest) or a digest"
 
 
-def container_resources(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in containers(pod_spec(r)):
+def container_resources(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    if is_patch(r):
+        return  # a patch keeps the resources the object already declares
+    try:
+        items = list(containers(pod_spec(r)))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    for where, container in items:
         if where.startswith("ephemeralContainers"):
             continue  # the API forbids resources on ephemeral containers
         resources = container.get("resources") or {}
         for kind in ("requests", "limits"):
-            missing = [k for k in ("cpu", "memory") if not get(resources, f"{kind}.{k}")]
+            missing = [k for k in ("cpu", "memory") if not present(get(resources, f"{kind}.{k}"))]
             if missing:
                 yield f"{where}: resources.{kind} missing {missing}"
 
 
-def iam_no_admin_wildcards(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    document = as_json(r.props.get("policy")) or {}
-    for statement in as_list(document.get("Statement")):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = as_list(statement.get("Action"))
-        resources = as_list(statement.get("Resource"))
-        if "*" in actions and "*" in resources:
-            yield "a statement allows Action '*' on Resource '*'"
-        for action in actions:
-            if isinstance(action, str) and action.endswith(":*") and "*" in resources:
-                yield f"{action} on Resource '*' is broader than any component needs"
-
-
-def eks_version_supported(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    version = str(r.props.get("version") or "")
+def eks_version_supported(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
+    version = r.props.get("version")
+    if is_unknown(version):
+        yield Undecided(version.path)
+        return
+    version = str(version or "")
     minimum = str(config.get("minimumVersion", "1.35"))
     if not version:
         yield "pin the Kubernetes version; an unpinned cluster upgrades on AWS's schedule"
@@ -100,6 +150,74 @@ def eks_version_supported(r: Resource, config: Mapping[str, Any]) -> Iterator[st
         int(p) for p in minimum.split(".")[:2]
     ):
         yield f"version {version} is older than {minimum} (out of EKS standard support)"
+
+
+# -- what a release's values decide about its pods -------------------------------------------
+
+HOST_FLAGS = ("hostNetwork", "hostPID", "hostIPC")
+SNIPPET_SETTINGS = {
+    # ingress-nginx: annotations that inject raw nginx config into the shared controller
+    # (CVE-2021-25742, CVE-2025-1974 "IngressNightmare" class).
+    "allowSnippetAnnotations": True,
+    "allow-snippet-annotations": "true",
+    "annotations-risk-level": "Critical",
+}
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(path, key, value) for every key of a values tree."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            yield here, str(key), item
+            yield from _walk(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def _values_findings(values: Any, exempt: bool) -> Iterator[Finding]:
+    for path, key, value in _walk(values, "values"):
+        if is_unknown(value):
+            if key in (*HOST_FLAGS, "privileged", "runAsUser", "runAsNonRoot", "tag", "image"):
+                yield Undecided(path)
+            continue
+        if key == "tag" and str(value).strip().lower() == "latest":
+            yield f"{path}: image tag 'latest' is not pinned"
+        elif key == "image" and isinstance(value, str) and not _image_pinned(value):
+            yield f"{path}: image {value} must pin a tag (not latest) or a digest"
+        elif key in SNIPPET_SETTINGS and str(value).lower() == str(SNIPPET_SETTINGS[key]).lower():
+            yield f"{path}: {value} lets Ingress annotations inject nginx configuration"
+        elif exempt:
+            continue
+        elif key == "privileged" and value is True:
+            yield f"{path}: privileged containers are forbidden"
+        elif key in HOST_FLAGS and value is True:
+            yield f"{path}: {key} shares the node's namespace"
+        elif key == "runAsUser" and value in (0, 0.0, "0"):
+            yield f"{path}: runs as root (uid 0)"
+        elif key == "runAsNonRoot" and value is False:
+            yield f"{path}: runAsNonRoot is false"
+        elif key == "allowPrivilegeEscalation" and value is True:
+            yield f"{path}: allowPrivilegeEscalation is true"
+
+
+def helm_values_pod_security(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
+    """A release's pods never reach the pack as objects (the chart renders them inside the
+    provider), so the values that decide their security are read here. Namespaces exempt
+    from PSS restricted in the policy config (node exporters, log shippers) may use host
+    access; nobody may use unpinned images or nginx snippet annotations."""
+    namespace = r.props.get("namespace")
+    values = r.props.get("values")
+    if is_unknown(values):
+        yield Undecided(values.path)
+        return
+    if is_unknown(namespace):
+        yield Undecided(namespace.path)
+        exempt = True  # judge only what holds in every namespace
+    else:
+        exempt = str(namespace or "default") in config.get("exemptions", {})
+    yield from _values_findings(values, exempt)
 
 
 RULES = [
@@ -133,7 +251,37 @@ RULES = [
             "allowedRepositories": {
                 "type": "array",
                 "items": {"type": "string"},
+                "description": "whole repository URLs (a longer URL that starts with one is "
+                "not allowed)",
                 "default": DEFAULT_REPOSITORIES,
+                "x-relax": "subset",
+            },
+            "allowLocalCharts": {
+                "type": "boolean",
+                "description": "charts by path inside this repository",
+                "default": True,
+                "x-relax": "free",
+            },
+        },
+    ),
+    Rule(
+        "helm-values-pod-security",
+        "Helm values keep the release's pods non-root, unprivileged, off the host's "
+        "namespaces, on pinned images, and ingress-nginx without snippet annotations.",
+        "high",
+        "Set the chart's securityContext values (runAsNonRoot, no privileged, no host*), pin "
+        "image tags, keep controller.allowSnippetAnnotations false.",
+        AREA,
+        resource_check=helm_values_pod_security,
+        types=HELM,
+        config_schema={
+            "exemptions": {
+                "type": "object",
+                "description": "namespace -> reason its pods need host access (the same list "
+                "as namespace-pss-restricted)",
+                "additionalProperties": {"type": "string"},
+                "default": {},
+                "x-relax": "reasoned",
             }
         },
     ),
@@ -154,15 +302,7 @@ RULES = [
         AREA,
         resource_check=container_resources,
         types=WORKLOADS,
-    ),
-    Rule(
-        "iam-no-admin-wildcards",
-        "IAM policies never allow '*' or 'service:*' on every resource.",
-        "high",
-        "List the actions the role needs and scope Resource to ARNs or tag conditions.",
-        AREA,
-        resource_check=iam_no_admin_wildcards,
-        types=frozenset({"aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"}),
+        security=False,
     ),
     Rule(
         "eks-version-supported",
@@ -172,6 +312,7 @@ RULES = [
         AREA,
         resource_check=eks_version_supported,
         types=frozenset({"eks:index:Cluster", "aws:eks/cluster:Cluster"}),
-        config_schema={"minimumVersion": {"type": "string", "default": "1.35"}},
+        config_schema={"minimumVersion": {"type": "string", "default": "1.35", "x-relax": "free"}},
+        security=False,
     ),
 ]

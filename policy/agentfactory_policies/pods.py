@@ -6,22 +6,44 @@ pod-level settings that containers inherit (runAsNonRoot, seccompProfile).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
-from .core import Resource, Rule, as_list, get
+from .core import (
+    Finding,
+    Resource,
+    Rule,
+    Undecided,
+    UnknownRead,
+    as_list,
+    as_mapping,
+    get,
+    guarded,
+    is_unknown,
+    known,
+    must,
+)
 
 AREA = "pod-security"
+_TEMPLATE = "spec.template.spec"
 POD_SPEC_PATHS = {
     "kubernetes:core/v1:Pod": "spec",
-    "kubernetes:apps/v1:Deployment": "spec.template.spec",
-    "kubernetes:apps/v1:StatefulSet": "spec.template.spec",
-    "kubernetes:apps/v1:DaemonSet": "spec.template.spec",
-    "kubernetes:apps/v1:ReplicaSet": "spec.template.spec",
-    "kubernetes:batch/v1:Job": "spec.template.spec",
+    "kubernetes:core/v1:PodTemplate": "template.spec",
+    "kubernetes:core/v1:ReplicationController": _TEMPLATE,
+    "kubernetes:apps/v1:Deployment": _TEMPLATE,
+    "kubernetes:apps/v1:StatefulSet": _TEMPLATE,
+    "kubernetes:apps/v1:DaemonSet": _TEMPLATE,
+    "kubernetes:apps/v1:ReplicaSet": _TEMPLATE,
+    "kubernetes:batch/v1:Job": _TEMPLATE,
     "kubernetes:batch/v1:CronJob": "spec.jobTemplate.spec.template.spec",
 }
+# Server-side-apply patches change live objects: a patch that sets privileged: true is as
+# bad as a Deployment that does. A patch leaves out what it does not change, so for
+# patches only values that are present are judged ("partial").
+POD_SPEC_PATHS.update({f"{type_}Patch": path for type_, path in list(POD_SPEC_PATHS.items())})
 WORKLOADS = frozenset(POD_SPEC_PATHS)
+ENFORCE = "pod-security.kubernetes.io/enforce"
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 ALLOWED_VOLUME_SOURCES = frozenset(
     {
@@ -55,125 +77,223 @@ SELINUX_TYPES = frozenset(
 )
 
 
+def is_patch(r: Resource) -> bool:
+    return r.type.endswith("Patch")
+
+
 def pod_spec(r: Resource) -> Mapping[str, Any]:
     spec = get(r.props, POD_SPEC_PATHS[r.type])
+    if is_unknown(spec):
+        raise UnknownRead(spec.path)
     return spec if isinstance(spec, Mapping) else {}
 
 
 def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for field in CONTAINER_LISTS:
         for container in as_list(spec.get(field)):
-            yield f"{field}[{container.get('name', '?')}]", container
+            yield f"{field}[{get(container, 'name', '?')}]", as_mapping(container)
 
 
 def _context(container: Mapping[str, Any]) -> Mapping[str, Any]:
-    return container.get("securityContext") or {}
+    return as_mapping(container.get("securityContext"))
 
 
-def run_as_non_root(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    spec = pod_spec(r)
-    pod = spec.get("securityContext") or {}
-    if pod.get("runAsUser") == 0:
-        yield "pod securityContext.runAsUser is 0"
-    for where, container in containers(spec):
+def _per_container(
+    r: Resource, check: Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterator[Finding]]
+) -> Iterator[Finding]:
+    """Run ``check(where, container, pod_spec)`` per container, each isolated from the
+    unknowns of the others."""
+    try:
+        spec = pod_spec(r)
+        items = list(containers(spec))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    for where, container in items:
+        yield from guarded(check, where, container, spec)
+
+
+def run_as_non_root(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+
+    def pod_level(spec: Mapping[str, Any]) -> Iterator[Finding]:
+        if get(spec, "securityContext.runAsUser") == 0:
+            yield "pod securityContext.runAsUser is 0"
+
+    def each(where: str, container: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterator[str]:
         context = _context(container)
-        non_root = context.get("runAsNonRoot", pod.get("runAsNonRoot"))
-        if non_root is not True:
+        non_root = known(context.get("runAsNonRoot", get(spec, "securityContext.runAsNonRoot")))
+        if non_root is not True and not (loose and non_root is None):
             yield f"{where}: runAsNonRoot must be true (pod or container level)"
         if context.get("runAsUser") == 0:
             yield f"{where}: runAsUser is 0"
 
+    try:
+        yield from guarded(pod_level, pod_spec(r))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+    yield from _per_container(r, each)
 
-def no_privilege_escalation(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in containers(pod_spec(r)):
-        if _context(container).get("allowPrivilegeEscalation") is not False:
+
+def no_privilege_escalation(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
+        value = known(_context(container).get("allowPrivilegeEscalation"))
+        if value is not False and not (loose and value is None):
             yield f"{where}: allowPrivilegeEscalation must be false"
 
+    yield from _per_container(r, each)
 
-def drop_all_capabilities(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in containers(pod_spec(r)):
-        capabilities = _context(container).get("capabilities") or {}
-        if "ALL" not in as_list(capabilities.get("drop")):
+
+def drop_all_capabilities(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
+        capabilities = as_mapping(_context(container).get("capabilities"))
+        drop = known(capabilities.get("drop"))
+        if "ALL" not in as_list(drop) and not (loose and drop is None):
             yield f"{where}: capabilities.drop must include ALL"
         extra = [c for c in as_list(capabilities.get("add")) if c != "NET_BIND_SERVICE"]
         if extra:
             yield f"{where}: capabilities.add may only contain NET_BIND_SERVICE, got {extra}"
 
+    yield from _per_container(r, each)
 
-def seccomp_profile(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    spec = pod_spec(r)
-    pod_type = get(spec, "securityContext.seccompProfile.type")
-    if pod_type == "Unconfined":
-        yield "pod seccompProfile is Unconfined"
-    for where, container in containers(spec):
-        kind = get(_context(container), "seccompProfile.type", pod_type)
-        if kind not in ("RuntimeDefault", "Localhost"):
+
+def seccomp_profile(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+
+    def each(where: str, container: Mapping[str, Any], spec: Mapping[str, Any]) -> Iterator[str]:
+        pod_type = get(spec, "securityContext.seccompProfile.type")
+        kind = known(get(_context(container), "seccompProfile.type", pod_type))
+        if kind not in ("RuntimeDefault", "Localhost") and not (loose and kind is None):
             yield f"{where}: seccompProfile.type must be RuntimeDefault or Localhost"
 
+    def pod_level(spec: Mapping[str, Any]) -> Iterator[str]:
+        if get(spec, "securityContext.seccompProfile.type") == "Unconfined":
+            yield "pod seccompProfile is Unconfined"
 
-def not_privileged(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for where, container in containers(pod_spec(r)):
-        if _context(container).get("privileged") is True:
+    try:
+        yield from guarded(pod_level, pod_spec(r))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+    yield from _per_container(r, each)
+
+
+def not_privileged(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
+        if known(_context(container).get("privileged")) is True:
             yield f"{where}: privileged containers are forbidden"
-        if get(_context(container), "windowsOptions.hostProcess") is True:
+        if known(get(_context(container), "windowsOptions.hostProcess")) is True:
             yield f"{where}: hostProcess containers are forbidden"
 
+    yield from _per_container(r, each)
 
-def no_host_namespaces(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    spec = pod_spec(r)
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(flag) is True:
-            yield f"{flag} must not be true"
-    for where, container in containers(spec):
+
+def read_only_root_filesystem(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    loose = is_patch(r)
+
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
+        if where.startswith("ephemeralContainers"):
+            return  # debug containers are attached by hand, never declared in a template
+        value = known(_context(container).get("readOnlyRootFilesystem"))
+        if value is not True and not (loose and value is None):
+            yield f"{where}: readOnlyRootFilesystem must be true (mount an emptyDir to write)"
+
+    yield from _per_container(r, each)
+
+
+def _not_true(value: Any) -> bool:
+    return known(value) is not True
+
+
+def no_host_namespaces(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    def pod_level(spec: Mapping[str, Any]) -> Iterator[Finding]:
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            yield from must(partial(_not_true, spec.get(flag)), f"{flag} must not be true")
+
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
         for port in as_list(container.get("ports")):
-            if port.get("hostPort"):
+            if as_mapping(port).get("hostPort"):
                 yield f"{where}: hostPort {port['hostPort']} is forbidden"
 
+    try:
+        yield from guarded(pod_level, pod_spec(r))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+    yield from _per_container(r, each)
 
-def allowed_volumes(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    for volume in as_list(pod_spec(r).get("volumes")):
-        sources = set(volume) - {"name"}
+
+def allowed_volumes(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    def volume_check(volume: Any) -> Iterator[str]:
+        sources = set(as_mapping(volume)) - {"name"}
         forbidden = sorted(sources - ALLOWED_VOLUME_SOURCES)
         if forbidden:
             yield f"volume {volume.get('name', '?')}: {', '.join(forbidden)} is not allowed"
 
-
-def kernel_and_lsm_limits(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    spec = pod_spec(r)
-    pod = spec.get("securityContext") or {}
-    for sysctl in as_list(pod.get("sysctls")):
-        if sysctl.get("name") not in SAFE_SYSCTLS:
-            yield f"sysctl {sysctl.get('name')} is not in the safe set"
-    contexts = [("pod", pod)] + [(where, _context(c)) for where, c in containers(spec)]
-    for where, context in contexts:
-        if context.get("procMount", "Default") != "Default":
-            yield f"{where}: procMount must be Default"
-        selinux = context.get("seLinuxOptions") or {}
-        if selinux.get("type", "") not in SELINUX_TYPES:
-            yield f"{where}: seLinuxOptions.type {selinux.get('type')} is not allowed"
-        if selinux.get("user") or selinux.get("role"):
-            yield f"{where}: seLinuxOptions.user and role must not be set"
-        if get(context, "appArmorProfile.type") == "Unconfined":
-            yield f"{where}: appArmorProfile must not be Unconfined"
-    annotations = get(r.props, POD_SPEC_PATHS[r.type].rsplit("spec", 1)[0] + "metadata.annotations")
-    for key, value in (annotations or {}).items():
-        if (
-            key.startswith("container.apparmor.security.beta.kubernetes.io/")
-            and value == "unconfined"
-        ):
-            yield f"annotation {key} is unconfined"
+    try:
+        volumes = as_list(pod_spec(r).get("volumes"))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    for volume in volumes:
+        yield from guarded(volume_check, volume)
 
 
-def namespace_restricted(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
-    name = get(r.props, "metadata.name") or r.name
-    labels = get(r.props, "metadata.labels") or {}
+def _lsm(where: str, context: Mapping[str, Any]) -> Iterator[str]:
+    if context.get("procMount", "Default") not in ("Default", None):
+        yield f"{where}: procMount must be Default"
+    selinux = as_mapping(context.get("seLinuxOptions"))
+    if selinux.get("type", "") not in SELINUX_TYPES:
+        yield f"{where}: seLinuxOptions.type {selinux.get('type')} is not allowed"
+    if selinux.get("user") or selinux.get("role"):
+        yield f"{where}: seLinuxOptions.user and role must not be set"
+    if get(context, "appArmorProfile.type") == "Unconfined":
+        yield f"{where}: appArmorProfile must not be Unconfined"
+
+
+def kernel_and_lsm_limits(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    def pod_level(spec: Mapping[str, Any]) -> Iterator[Finding]:
+        pod = as_mapping(spec.get("securityContext"))
+        for sysctl in as_list(pod.get("sysctls")):
+            if sysctl.get("name") not in SAFE_SYSCTLS:
+                yield f"sysctl {sysctl.get('name')} is not in the safe set"
+        yield from _lsm("pod", pod)
+        annotations = get(
+            r.props, POD_SPEC_PATHS[r.type].rsplit("spec", 1)[0] + "metadata.annotations"
+        )
+        for key, value in as_mapping(annotations).items():
+            if (
+                key.startswith("container.apparmor.security.beta.kubernetes.io/")
+                and value == "unconfined"
+            ):
+                yield f"annotation {key} is unconfined"
+
+    def each(where: str, container: Mapping[str, Any], _s: Mapping[str, Any]) -> Iterator[str]:
+        yield from _lsm(where, _context(container))
+
+    try:
+        yield from guarded(pod_level, pod_spec(r))
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+    yield from _per_container(r, each)
+
+
+def namespace_restricted(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
+    name = get(r.props, "metadata.name", r.name)
+    if is_unknown(name):
+        yield Undecided(name.path)
+        return
     exemptions = config.get("exemptions", {})
     if name in exemptions:
         if not str(exemptions[name]).strip():
             yield f"namespace {name} is exempt without a reason"
         return
-    if labels.get("pod-security.kubernetes.io/enforce") != "restricted":
-        yield f"namespace {name} must label pod-security.kubernetes.io/enforce: restricted"
+    yield from must(
+        lambda: as_mapping(get(r.props, "metadata.labels")).get(ENFORCE) == "restricted",
+        f"namespace {name} must label pod-security.kubernetes.io/enforce: restricted",
+    )
 
 
 def _pss(name: str, description: str, remediation: str, check: Any) -> Rule:
@@ -220,6 +340,12 @@ RULES = [
         not_privileged,
     ),
     _pss(
+        "pss-read-only-root-filesystem",
+        "Containers run with a read-only root filesystem.",
+        "Set readOnlyRootFilesystem=true; mount an emptyDir where the process must write.",
+        read_only_root_filesystem,
+    ),
+    _pss(
         "pss-no-host-namespaces",
         "Pods do not share the host's network, PID or IPC namespaces, nor bind host ports.",
         "Remove hostNetwork/hostPID/hostIPC and hostPort; expose through a Service.",
@@ -252,6 +378,7 @@ RULES = [
                 "description": "namespace -> reason it needs host access",
                 "additionalProperties": {"type": "string"},
                 "default": {},
+                "x-relax": "reasoned",
             }
         },
     ),

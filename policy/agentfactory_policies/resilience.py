@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .core import Resource, Rule, as_bool, as_list
+from .core import Finding, Resource, Rule, as_bool, as_int, as_list, guarded, must, present
 
 AREA = "resilience"
 STATEFUL = frozenset(
@@ -20,52 +20,65 @@ STATEFUL = frozenset(
         "aws:msk/cluster:Cluster",
         "aws:opensearch/domain:Domain",
         "aws:dynamodb/table:Table",
+        # Audit and detection: deleting the trail or the detector blinds the account.
+        "aws:cloudtrail/trail:Trail",
+        "aws:guardduty/detector:Detector",
     }
 )
 CONTROL_PLANE_LOGS = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 
 def _is_replica(r: Resource) -> bool:
-    return bool(r.props.get("replicateSourceDb"))
+    return present(r.props.get("replicateSourceDb"))
 
 
-def rds_multi_az(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not _is_replica(r) and not as_bool(r.props.get("multiAz")):
-        yield "multiAz must be true for a primary instance"
+def rds_multi_az(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: _is_replica(r) or as_bool(r.props.get("multiAz")),
+        "multiAz must be true for a primary instance",
+    )
 
 
-def rds_backups(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+def rds_backups(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
     minimum = int(config.get("minimumDays", 7))
-    days = int(r.props.get("backupRetentionPeriod") or 0)
-    if not _is_replica(r) and days < minimum:
-        yield f"backupRetentionPeriod {days} is below {minimum} days"
+    days = r.props.get("backupRetentionPeriod")
+    yield from must(
+        lambda: _is_replica(r) or as_int(days) >= minimum,
+        f"backupRetentionPeriod {days or 0} is below {minimum} days",
+    )
 
 
-def rds_deletion_protection(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not as_bool(r.props.get("deletionProtection")):
-        yield "deletionProtection must be true"
+def rds_deletion_protection(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: as_bool(r.props.get("deletionProtection")), "deletionProtection must be true"
+    )
 
 
-def elasticache_failover(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    if not as_bool(r.props.get("automaticFailoverEnabled")):
-        yield "automaticFailoverEnabled must be true"
-    if not as_bool(r.props.get("multiAzEnabled")):
-        yield "multiAzEnabled must be true"
-    if int(r.props.get("snapshotRetentionLimit") or 0) < 1:
-        yield "snapshotRetentionLimit must be at least 1 day"
+def elasticache_failover(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from must(
+        lambda: as_bool(r.props.get("automaticFailoverEnabled")),
+        "automaticFailoverEnabled must be true",
+    )
+    yield from must(lambda: as_bool(r.props.get("multiAzEnabled")), "multiAzEnabled must be true")
+    yield from must(
+        lambda: as_int(r.props.get("snapshotRetentionLimit")) >= 1,
+        "snapshotRetentionLimit must be at least 1 day",
+    )
 
 
-def stateful_protected(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
+def stateful_protected(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
     if not r.protect:
         yield "stateful resource without protect=True: a careless change could delete it"
 
 
-def control_plane_logs(r: Resource, _c: Mapping[str, Any]) -> Iterator[str]:
-    key = "enabledClusterLogTypes"
-    enabled = set(as_list(r.props.get(key)))
-    missing = sorted(CONTROL_PLANE_LOGS - enabled)
-    if missing:
-        yield f"control-plane log types missing: {missing}"
+def control_plane_logs(r: Resource, _c: Mapping[str, Any]) -> Iterator[Finding]:
+    def check() -> Iterator[Finding]:
+        enabled = set(as_list(r.props.get("enabledClusterLogTypes")))
+        missing = sorted(CONTROL_PLANE_LOGS - enabled)
+        if missing:
+            yield f"control-plane log types missing: {missing}"
+
+    yield from guarded(check)
 
 
 RULES = [
@@ -86,7 +99,9 @@ RULES = [
         AREA,
         resource_check=rds_backups,
         types=frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster"}),
-        config_schema={"minimumDays": {"type": "integer", "minimum": 1, "default": 7}},
+        config_schema={
+            "minimumDays": {"type": "integer", "minimum": 1, "default": 7, "x-relax": "min"}
+        },
     ),
     Rule(
         "rds-deletion-protection",
@@ -108,7 +123,8 @@ RULES = [
     ),
     Rule(
         "stateful-protected",
-        "Stateful resources (databases, caches, buckets, clusters) are protected in Pulumi.",
+        "Stateful resources (databases, caches, buckets, clusters, the trail and the "
+        "detector) are protected in Pulumi.",
         "high",
         "Pass protect=True in the resource options of the stateful resource.",
         AREA,

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .core import Resource, Rule, as_json, get
+from .core import (
+    Finding,
+    Resource,
+    Rule,
+    Undecided,
+    UnknownRead,
+    as_json,
+    as_mapping,
+    get,
+    is_unknown,
+    present,
+)
 
 AREA = "tags"
 
@@ -41,31 +52,41 @@ K8S_UNLABELLED = frozenset({"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh
 
 def provider_default_tags(provider_props: Mapping[str, Any]) -> dict[str, str]:
     default_tags = as_json(provider_props.get("defaultTags")) or {}
-    tags = default_tags.get("tags") if isinstance(default_tags, Mapping) else None
-    return dict(as_json(tags) or {}) if tags else {}
+    tags = as_mapping(default_tags).get("tags")
+    return dict(as_mapping(as_json(tags))) if tags else {}
 
 
 def effective_tags(r: Resource) -> dict[str, str]:
-    return {**provider_default_tags(r.provider_props), **(as_json(r.props.get("tags")) or {})}
+    own = as_mapping(as_json(r.props.get("tags")) or {})
+    return {**provider_default_tags(r.provider_props), **own}
 
 
-def mandatory_tags(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+def mandatory_tags(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
     if not r.type.startswith("aws:") or r.type in UNTAGGABLE:
         return
-    tags = effective_tags(r)
-    missing = [key for key in config.get("requiredTags", DEFAULT_REQUIRED) if not tags.get(key)]
+    try:
+        tags = effective_tags(r)
+    except UnknownRead as exc:
+        yield Undecided(exc.path)
+        return
+    missing = [k for k in config.get("requiredTags", DEFAULT_REQUIRED) if not present(tags.get(k))]
     if missing:
         yield f"missing tags {missing} (own tags merged with the provider's defaultTags)"
     for key, allowed in (config.get("allowedValues") or {}).items():
-        if key in tags and tags[key] not in allowed:
+        if key in tags and is_unknown(tags[key]):
+            yield Undecided(f"tags.{key}")
+        elif key in tags and tags[key] not in allowed:
             yield f"tag {key}={tags[key]!r} is not one of {allowed}"
 
 
-def recommended_labels(r: Resource, config: Mapping[str, Any]) -> Iterator[str]:
+def recommended_labels(r: Resource, config: Mapping[str, Any]) -> Iterator[Finding]:
     if not r.type.startswith("kubernetes:") or r.type in K8S_UNLABELLED:
         return
     labels = get(r.props, "metadata.labels") or {}
-    missing = [key for key in config.get("requiredLabels", []) if not labels.get(key)]
+    if is_unknown(labels):
+        yield Undecided(labels.path)
+        return
+    missing = [key for key in config.get("requiredLabels", []) if not present(labels.get(key))]
     if missing:
         yield f"missing labels {missing}"
 
@@ -84,13 +105,16 @@ RULES = [
                 "type": "array",
                 "items": {"type": "string"},
                 "default": DEFAULT_REQUIRED,
+                "x-relax": "free",
             },
             "allowedValues": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 "default": {"Environment": ["dev", "staging", "prod"], "ManagedBy": ["pulumi"]},
+                "x-relax": "free",
             },
         },
+        security=False,
     ),
     Rule(
         "k8s-recommended-labels",
@@ -108,7 +132,9 @@ RULES = [
                     "app.kubernetes.io/part-of",
                     "app.kubernetes.io/managed-by",
                 ],
+                "x-relax": "free",
             }
         },
+        security=False,
     ),
 ]
