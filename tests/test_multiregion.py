@@ -10,6 +10,7 @@ import ipaddress
 import itertools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,11 +82,79 @@ def test_no_two_stacks_share_address_space() -> None:
         assert not net_a.overlaps(net_b), f"{a} {net_a} overlaps {b} {net_b}"
 
 
-def test_every_region_serves_the_same_tenants() -> None:
-    tenants = {stack: settings_of(stack).security.tenants for stack in PROD_STACKS}
-    assert tenants[PRIMARY]
+def stack_file_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return config
+
+
+def tenant_namespaces(plan: Plan) -> dict[str, str]:
+    """Tenant namespace -> its tier, as the plan creates them."""
+    return {
+        r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"]["agent-factory.io/tier"]
+        for r in plan.by_type("kubernetes:core/v1:Namespace")
+        if r.inputs["metadata"]["name"].startswith("tenant-")
+    }
+
+
+def test_every_region_serves_the_same_tenants(plan_of: Callable[[str], Plan]) -> None:
+    """Latency routing sends a tenant to any region: the list lives once, in the primary's
+    stack file, and every secondary creates the same tenants from it."""
+    listed = stack_file_config(PRIMARY)["agent-factory:security"]["tenants"]
+    assert len(listed) == 10
     for stack in SECONDARIES:
-        assert tenants[stack] == tenants[PRIMARY]
+        assert "tenants" not in stack_file_config(stack).get("agent-factory:security", {})
+    for stack in PROD_STACKS:
+        tenants = settings_of(stack).security.tenants
+        assert [t.model_dump(by_alias=True, exclude_defaults=True) for t in tenants] == listed
+    expected = {f"tenant-{t['name']}": t["tier"] for t in listed}
+    for stack in PROD_STACKS:
+        assert tenant_namespaces(plan_of(stack)) == expected, stack
+
+
+SECONDARY = {
+    "dataStores": {"postgres": {"readReplicas": 0}},
+    "multiRegion": {"role": "secondary", "primaryStack": "main"},
+}
+
+
+def test_a_secondary_serves_the_tenants_of_its_primary_file(tmp_path: Path) -> None:
+    tenants = [{"name": "acme", "tier": "large"}, {"name": "globex", "tier": "small"}]
+    primary = {"config": {"agent-factory:security": {"tenants": tenants}}}
+    (tmp_path / "Pulumi.main.yaml").write_text(yaml.safe_dump(primary))
+    for reference in ("main", "organization/agent-factory/main"):
+        objects = SECONDARY | {"multiRegion": {"role": "secondary", "primaryStack": reference}}
+        settings = load_settings("edge", "us-west-2", raw(**objects), stack_dir=tmp_path)
+        assert [(t.name, t.tier) for t in settings.security.tenants] == [
+            ("acme", "large"),
+            ("globex", "small"),
+        ]
+
+
+def test_a_secondary_may_not_list_tenants_of_its_own() -> None:
+    values = raw(**SECONDARY, security={"tenants": [{"name": "acme", "tier": "small"}]})
+    with pytest.raises(SettingsError) as error:
+        load_settings("edge", "us-west-2", values)
+    assert str(error.value) == (
+        "agent-factory:security.tenants: a secondary serves the tenants of its primary main; "
+        "list them in Pulumi.main.yaml only"
+    )
+
+
+@pytest.mark.parametrize(
+    ("reference", "fragment"),
+    [
+        ("main", "cannot read this secondary's tenants from Pulumi.main.yaml"),
+        ("acme/billing/main", "acme/billing/main is in another project"),
+    ],
+)
+def test_a_primary_file_the_secondary_cannot_read_names_the_key(
+    tmp_path: Path, reference: str, fragment: str
+) -> None:
+    objects = SECONDARY | {"multiRegion": {"role": "secondary", "primaryStack": reference}}
+    with pytest.raises(SettingsError) as error:
+        load_settings("edge", "us-west-2", raw(**objects), stack_dir=tmp_path)
+    assert str(error.value).startswith("agent-factory:multiRegion.primaryStack: ")
+    assert fragment in str(error.value)
 
 
 def test_secondary_without_primary_reference_fails_clearly() -> None:

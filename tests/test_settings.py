@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.network.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
+from components.settings.base import SettingsModel
 from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
+from tools import configdoc
+from tools.stackconfig import load_stack_config
 from tools.stackconfig import stack_settings as settings_of_stack
 from tools.synth import ROOT
 
@@ -264,6 +270,22 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "network.availabilityZones",
         "['us-west-2a', 'us-west-2b', 'us-west-2c'] are not zones of us-east-1",
     ),
+    # cluster-autoscaler supports only the Kubernetes minor it was released for.
+    (
+        {"autoscaler": {"imageTag": "v1.34.2"}},
+        "autoscaler.imageTag",
+        "v1.34.2 is built for Kubernetes 1.34 but cluster.version is 1.35; use a v1.35.x release",
+    ),
+    (
+        {"cluster": {"version": "1.36"}},
+        "autoscaler.imageTag",
+        "v1.35.0 is built for Kubernetes 1.35 but cluster.version is 1.36; use a v1.36.x release",
+    ),
+    (
+        {"autoscaler": {"imageTag": "latest"}},
+        "autoscaler.imageTag",
+        "'latest' is not a cluster-autoscaler release tag like v1.35.0",
+    ),
 ]
 
 
@@ -346,3 +368,90 @@ def test_subnet_plan_reports_what_does_not_fit() -> None:
         plan_subnets(
             ipaddress.IPv4Network("10.0.0.0/17"), 3, {"public": 22, "private": 18, "data": 22}
         )
+
+
+def test_a_cluster_upgrade_moves_the_autoscaler_with_it() -> None:
+    settings = load(cluster={"version": "1.36"}, autoscaler={"imageTag": "v1.36.1"})
+    assert (settings.cluster.version, settings.autoscaler.image_tag) == ("1.36", "v1.36.1")
+
+
+# -- Pulumi.yaml's config: is generated from the model ------------------------------
+
+
+def project_config() -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    return config
+
+
+def test_every_settings_field_has_a_description() -> None:
+    models = SettingsModel.__subclasses__()
+    assert len(models) > 15
+    undescribed = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if not field.description
+    ]
+    assert undescribed == []
+
+
+def test_pulumi_yaml_documents_every_model_key_and_no_other() -> None:
+    assert configdoc.differences(project_config()) == [], "run python -m tools.configdoc"
+
+
+def test_pulumi_yaml_is_what_the_generator_writes() -> None:
+    """Descriptions, allowed values and defaults too, not only the key names."""
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert configdoc.render(text) == text, "run python -m tools.configdoc"
+
+
+def test_a_key_documented_on_one_side_only_is_named() -> None:
+    config = copy.deepcopy(project_config())
+    del config["charts"]
+    config["legacy"] = {"description": "a key the model dropped"}
+    network = config["network"]["description"]
+    config["network"]["description"] = network.replace("- azCount:", "- zoneCount:")
+    assert configdoc.differences(config) == [
+        "charts: in the model, not documented",
+        "legacy: documented, not in the model",
+        "network.azCount: in the model, not documented",
+        "network.zoneCount: documented, not in the model",
+    ]
+
+
+def test_nested_keys_are_listed_with_their_paths() -> None:
+    assert configdoc.model_keys("nodePools")[:3] == [
+        "<name>.instanceTypes",
+        "<name>.minSize",
+        "<name>.maxSize",
+    ]
+    assert "tenants[].adminPrincipals" in configdoc.model_keys("security")
+    assert "subnetPrefixLengths.private" in configdoc.model_keys("network")
+    assert configdoc.model_keys("charts") == []
+
+
+def test_pulumi_yaml_config_stays_a_valid_project_schema() -> None:
+    """Pulumi's project schema types a declaration as string, integer, boolean or array
+    only; object keys carry just a description. team and costCenter default for every
+    stack, as the CLI and tools/stackconfig.py read them."""
+    for key, entry in project_config().items():
+        assert set(entry) <= {"type", "description", "default"}, key
+        assert entry.get("type", "string") == "string", key
+        assert isinstance(entry["description"], str), key
+    defaults = {k: e["default"] for k, e in project_config().items() if "default" in e}
+    assert defaults == {"team": "platform-sre", "costCenter": "agent-factory"}
+    assert load_stack_config(ROOT, "dev").get("agent-factory:costCenter") == "agent-factory"
+
+
+def test_configdoc_check_fails_on_a_stale_file_and_regenerates_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = (ROOT / "Pulumi.yaml").read_text().replace("  charts:", "  chartz:")
+    (tmp_path / "Pulumi.yaml").write_text(stale)
+    assert configdoc.main(["--check"], root=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "charts: in the model, not documented" in err
+    assert "chartz: documented, not in the model" in err
+    assert configdoc.main([], root=tmp_path) == 0
+    assert (tmp_path / "Pulumi.yaml").read_text() == (ROOT / "Pulumi.yaml").read_text()
+    assert configdoc.main(["--check"], root=tmp_path) == 0

@@ -142,4 +142,4 @@ def _without_ciphertext(value: Any) -> tuple[Any, bool]:
 def stack_settings(root: Path, stack: str) -> Settings:
     """The validated settings of ``Pulumi.<stack>.yaml``, as the program would build them."""
     config = load_stack_config(root, stack)
-    return load_settings(stack, config.get("aws:region"), config.project_values())
+    return load_settings(stack, config.get("aws:region"), config.project_values(), stack_dir=root)
