@@ -4,8 +4,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.multiregion import crossstack
-from components.region import Region, RegionArgs
+from components.region import CONTRACT, Region, RegionArgs
 from components.settings import SettingsError, settings_from_pulumi
 
 try:
@@ -27,10 +26,10 @@ region = Region(
     opts=pulumi.ResourceOptions(providers=[provider, random_provider]),
 )
 
-pulumi.export(crossstack.REGION, settings.region)
+pulumi.export(CONTRACT.REGION, settings.region)
 pulumi.export("environment", settings.environment)
 pulumi.export("vpcId", region.vpc_id)
-pulumi.export(crossstack.VPC_CIDR, str(settings.network.vpc_network))
+pulumi.export(CONTRACT.VPC_CIDR, str(settings.network.vpc_network))
 pulumi.export("privateSubnetIds", region.private_subnet_ids)
 pulumi.export("dataSubnetIds", region.data_subnet_ids)
 pulumi.export("clusterName", region.cluster_name)
@@ -43,7 +42,7 @@ pulumi.export("nodeRoleArn", region.node_role_arn)
 data = region.data_stores
 pulumi.export("postgresEndpoint", data.postgres_endpoint)
 pulumi.export("postgresReaderEndpoints", data.postgres_reader_endpoints)
-pulumi.export(crossstack.POSTGRES_ARN, data.postgres_instance_arn)
+pulumi.export(CONTRACT.POSTGRES_ARN, data.postgres_instance_arn)
 if data.postgres_master_secret_arn is not None:  # a replica's secret lives with the primary
     pulumi.export("postgresMasterSecretArn", data.postgres_master_secret_arn)
 pulumi.export("cacheEndpoint", data.cache_endpoint)
@@ -54,9 +53,9 @@ pulumi.export("kafkaBootstrapBrokers", data.kafka_bootstrap_brokers)
 pulumi.export("applicationSecretArns", data.application_secret_arns)
 pulumi.export("keyArns", region.keys.arns)
 
-# Multi-region contract (components/crossstack.py): what the other regions' stacks read.
+# Multi-region contract (components/CONTRACT.py): what the other regions' stacks read.
 if settings.role == "primary":
-    pulumi.export(crossstack.HOSTED_ZONE_ID, region.hosted_zone_id)
+    pulumi.export(CONTRACT.HOSTED_ZONE_ID, region.hosted_zone_id)
     # Delegate the domain to these at the registrar when the zone was created here.
     pulumi.export("hostedZoneNameServers", region.hosted_zone_name_servers)
 if region.routing is not None:
@@ -64,7 +63,7 @@ if region.routing is not None:
     pulumi.export("regionalApiHostname", region.routing.regional_hostname)
     pulumi.export("healthCheckId", region.routing.health_check_id)
 if region.replication_target is not None:
-    pulumi.export(crossstack.REPLICATION_TARGET, region.replication_target)
+    pulumi.export(CONTRACT.REPLICATION_TARGET, region.replication_target)
 if data.cache_global_group_id is not None:
-    pulumi.export(crossstack.CACHE_GLOBAL_GROUP, data.cache_global_group_id)
-    pulumi.export(crossstack.CACHE_AUTH_TOKEN, pulumi.Output.secret(data.cache_auth_token))
+    pulumi.export(CONTRACT.CACHE_GLOBAL_GROUP, data.cache_global_group_id)
+    pulumi.export(CONTRACT.CACHE_AUTH_TOKEN, pulumi.Output.secret(data.cache_auth_token))

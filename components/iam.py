@@ -1,9 +1,10 @@
-"""IAM documents shared by components (pure functions) and the IRSA role builder."""
+"""IAM documents shared by components (pure functions) and the IRSA role (:class:`IrsaRole`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,32 +80,51 @@ class OidcProvider:
     url: pulumi.Input[str]
 
 
-def irsa_role(
-    name: str,
-    oidc: OidcProvider,
-    namespace: str,
-    service_account: str,
-    *,
-    parent: pulumi.Resource,
-    statements: pulumi.Input[list[Any]] | None = None,
-) -> aws.iam.Role:
-    """A role only ``namespace/service_account`` can assume, with an optional inline policy.
+class IrsaRole:
+    """A role only ``namespace/service_account`` can assume (IRSA), with an optional inline
+    policy, and the annotation that binds the service account to it.
 
-    Creates ``<name>-role`` and ``<name>-policy`` as children of ``parent``.
+    A plain class, not a component: the role (``<name>-role``) and its policy
+    (``<name>-policy``) are children of ``parent``, so roles that existed before it keep their
+    URNs. ``aliases`` carry a role's old identity when it moves to another parent.
     """
-    role = aws.iam.Role(
-        f"{name}-role",
-        description=f"IRSA for {namespace}/{service_account}",
-        assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
-            lambda v: irsa_trust_policy(v[0], v[1], namespace, service_account)
-        ),
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    if statements is not None:
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.from_input(statements).apply(policy_document),
-            opts=pulumi.ResourceOptions(parent=parent),
+
+    role: aws.iam.Role
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        oidc: OidcProvider,
+        namespace: str,
+        service_account: str,
+        *,
+        parent: pulumi.Resource,
+        statements: pulumi.Input[list[Any]] | None = None,
+        described: bool = True,
+        aliases: Sequence[pulumi.Alias] = (),
+    ) -> None:
+        # described=False: the roles first created without a description keep having none
+        # (adding one now would be an update for nothing).
+        opts = pulumi.ResourceOptions(parent=parent, aliases=list(aliases))
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"IRSA for {namespace}/{service_account}" if described else None,
+            assume_role_policy=pulumi.Output.all(oidc.arn, oidc.url).apply(
+                lambda v: irsa_trust_policy(v[0], v[1], namespace, service_account)
+            ),
+            opts=opts,
         )
-    return role
+        if statements is not None:
+            aws.iam.RolePolicy(
+                f"{name}-policy",
+                role=self.role.id,
+                policy=pulumi.Output.from_input(statements).apply(policy_document),
+                opts=opts,
+            )
+        self.arn = self.role.arn
+
+    @property
+    def annotations(self) -> dict[str, pulumi.Input[str]]:
+        """The service account's annotations: EKS injects the role's credentials into its pods."""
+        return {"eks.amazonaws.com/role-arn": self.arn}

@@ -20,13 +20,14 @@ import pulumi_aws as aws
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
-from components.context import AccountContext
+from components.context import AccountContext, ClusterContext
 from components.data.datastores import (
     CrossRegionSource,
     DataStores,
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.multiregion import crossstack
 from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,
     PrimaryOutputs,
@@ -43,6 +44,10 @@ from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.keys import Keys, KeysArgs
 from components.security.security import Security, SecurityArgs
 from components.settings import Settings
+
+# The output names other stacks read (components/multiregion/crossstack.py); __main__
+# exports under them, so it needs only Region's module.
+CONTRACT = crossstack
 
 
 @dataclass(frozen=True)
@@ -170,37 +175,40 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[network]),
         )
+        # What every component that puts something into the cluster needs, as one value.
+        in_cluster = ClusterContext(
+            account=account,
+            name=cluster.cluster_name,
+            arn=cluster.cluster_arn,
+            endpoint=cluster.endpoint,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            k8s_provider=cluster.k8s_provider,
+        )
         node_pools = NodePools(
             f"{name}-nodes",
             NodePoolsArgs(
-                account=account,
+                cluster=in_cluster,
                 environment=settings.environment,
-                cluster_name=cluster.cluster_name,
                 kubernetes_version=cluster_settings.version,
                 subnet_ids=network.private_subnet_ids,
                 pools=settings.node_pools,
                 ebs_key_arn=keys.ebs_key_arn,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
-                k8s_provider=cluster.k8s_provider,
                 autoscaler=settings.autoscaler,
                 instance_tags=settings.tags,
+                charts=settings.charts,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
         )
         addons = ClusterAddons(
             f"{name}-addons",
             ClusterAddonsArgs(
-                account=account,
-                cluster_name=cluster.cluster_name,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                cluster=in_cluster,
                 ebs_key_arn=keys.ebs_key_arn,
-                k8s_provider=cluster.k8s_provider,
                 coredns_replicas=2 if settings.environment == "dev" else 3,
                 retain_volumes=settings.is_prod,
-                metrics_server_chart_version=settings.autoscaler.metrics_server_chart_version,
                 metrics_server_replicas=1 if settings.environment == "dev" else 2,
+                charts=settings.charts,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
         )
@@ -270,13 +278,20 @@ class Region(pulumi.ComponentResource):
         security = Security(
             f"{name}-security",
             SecurityArgs(
-                account=account,
-                settings=settings,
-                cluster_name=cluster.cluster_name,
-                cluster_arn=cluster.cluster_arn,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
-                k8s_provider=cluster.k8s_provider,
+                cluster=in_cluster,
+                settings=settings.security,
+                charts=settings.charts,
+                stack=settings.stack,
+                environment=settings.environment,
+                team=settings.team,
+                protect=settings.is_prod,
+                trail_name=settings.trail_name,
+                log_retention_days=cluster_settings.log_retention_days,
+                vpc_cidr=network_settings.vpc_cidr,
+                data_subnet_cidrs=tuple(str(cidr) for cidr in network_settings.subnets.data),
+                workload_namespace=settings.workload_namespace,
+                workload_quota=settings.workload_quota,
+                max_node_count=settings.max_node_count,
                 s3_key_arn=keys.s3_key_arn,
                 secrets_key_arn=keys.secrets_key_arn,
                 logs_key_arn=keys.logs_key_arn,
@@ -294,11 +309,16 @@ class Region(pulumi.ComponentResource):
         observability = Observability(
             f"{name}-observability",
             ObservabilityArgs(
-                account=account,
-                settings=settings,
-                k8s_provider=cluster.k8s_provider,
-                oidc_provider_arn=cluster.oidc_provider_arn,
-                oidc_provider_url=cluster.oidc_provider_url,
+                cluster=in_cluster,
+                settings=settings.observability,
+                charts=settings.charts,
+                stack=settings.stack,
+                environment=settings.environment,
+                cluster_name=settings.cluster_name,
+                domain=settings.security.domain,
+                public_access_cidrs=tuple(cluster_settings.public_access_cidrs),
+                sre_roles=tuple(cluster_settings.admin_roles),
+                traces_retention_days=settings.data_stores.storage.traces_retention_days,
                 storage_class=addons.default_storage_class,
                 data_subnet_ids=network.data_subnet_ids,
                 vpc_id=network.vpc_id,
@@ -312,10 +332,11 @@ class Region(pulumi.ComponentResource):
                 postgres_identifiers=data_stores.postgres_identifiers,
                 postgres_primary_is_replica=data_stores.postgres_is_replica,
                 peer_health_urls=self._peer_health_urls(primary, targets),
-                cache_node_ids=data_stores.cache_node_ids,
+                cache_nodes=data_stores.cache_nodes,
                 protect=settings.is_prod,
                 namespaces=security.fenced_namespaces,
                 secret_store=security.secret_store,
+                ingress_class=security.ingress_class,
                 postgres_max_connections=settings.data_stores.postgres.max_connections,
                 log_retention_days=cluster_settings.log_retention_days,
                 dns_zone_id=self.hosted_zone_id,

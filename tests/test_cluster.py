@@ -176,8 +176,13 @@ def test_metrics_server_runs_pinned_on_the_system_pool(
 def test_metrics_server_declares_its_footprint(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     (addons,) = plan.by_type("agentfactory:platform:ClusterAddons")
-    (footprint,) = addons.outputs[FOOTPRINTS_OUTPUT]
-    values = by_name(plan, RELEASE)["prod-addons-metrics-server"].inputs["values"]
+    addon = by_name(plan, "agentfactory:platform:HelmAddon")["prod-addons-metrics-server"]
+    # The release's HelmAddon registers it; ClusterAddons no longer does.
+    assert addon.parent == addons.urn and FOOTPRINTS_OUTPUT not in addons.outputs
+    (footprint,) = addon.outputs[FOOTPRINTS_OUTPUT]
+    release = by_name(plan, RELEASE)["prod-addons-metrics-server"]
+    assert release.parent == addon.urn
+    values = release.inputs["values"]
     assert (footprint["release"], footprint["namespace"]) == ("metrics-server", "kube-system")
     (workload,) = footprint["workloads"]
     assert (workload["kind"], workload["replicas"]) == ("Deployment", values["replicas"])

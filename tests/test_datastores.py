@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from components.data.datastores import bucket_name, postgres_parameters
-from components.settings import DataStoresSettings
+from components.data.datastores import (
+    CacheNode,
+    bucket_name,
+    cache_nodes,
+    postgres_parameters,
+    postgres_writer,
+)
+from components.settings import DataStoresSettings, PostgresSettings
 from tests.conftest import by_name, synth_with
 from tools.synth import Plan, PlannedResource
 
@@ -206,6 +212,51 @@ def test_cache_encryption_auth_and_parameters(plan_of: Callable[[str], Plan], st
     )
     (subnets,) = plan.by_type("aws:elasticache/subnetGroup:SubnetGroup")
     assert set(subnets.inputs["subnetIds"]) == data_subnet_ids(plan)
+
+
+def test_cache_nodes_are_typed_in_cluster_mode_order() -> None:
+    nodes = cache_nodes("agent-factory-prod-cache", shards=2, replicas_per_shard=1)
+    assert nodes == [
+        CacheNode("agent-factory-prod-cache-0001-001", 1, 1),
+        CacheNode("agent-factory-prod-cache-0001-002", 1, 2),
+        CacheNode("agent-factory-prod-cache-0002-001", 2, 1),
+        CacheNode("agent-factory-prod-cache-0002-002", 2, 2),
+    ]
+    assert [n.label for n in nodes] == ["0001-001", "0001-002", "0002-001", "0002-002"]
+    assert all(n.id.endswith(n.label) for n in nodes)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_cache_node_is_alarmed_under_its_own_id(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    """The typed node list is what the data-store alarms watch, node by node."""
+    plan = plan_of(stack)
+    (group,) = plan.by_type(CACHE)
+    inputs = group.inputs
+    # Plan numbers are protobuf JSON numbers (floats).
+    expected = cache_nodes(
+        inputs["replicationGroupId"],
+        int(inputs["numNodeGroups"]),
+        int(inputs["replicasPerNodeGroup"]),
+    )
+    alarms = plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    # The CIS alarms on the trail's log metrics have no dimensions.
+    by_node = {a.name: a.inputs.get("dimensions", {}).get("CacheClusterId") for a in alarms}
+    assert set(by_node.values()) - {None} == {node.id for node in expected}
+    names = {name for name, node in by_node.items() if node is not None}
+    for node in expected:
+        assert any(f"-cache-{node.label}-" in name for name in names)
+
+
+def test_only_a_protected_writer_takes_a_final_snapshot() -> None:
+    pg = PostgresSettings()
+    kept = postgres_writer(pg, identifier="db", protect=True, subnet_group_name="subnets")
+    assert (kept["skip_final_snapshot"], kept["final_snapshot_identifier"]) == (False, "db-final")
+    assert kept["delete_automated_backups"] is False
+    scratch = postgres_writer(pg, identifier="db", protect=False, subnet_group_name="subnets")
+    assert (scratch["skip_final_snapshot"], scratch["final_snapshot_identifier"]) == (True, None)
+    assert scratch["db_subnet_group_name"] == "subnets"
 
 
 def test_redis_7_can_be_chosen_instead_of_valkey() -> None:

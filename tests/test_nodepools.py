@@ -247,10 +247,13 @@ def test_cluster_autoscaler_declares_its_footprint(
 ) -> None:
     plan = plan_of(stack)
     (pools,) = plan.by_type("agentfactory:platform:NodePools")
-    (footprint,) = pools.outputs[FOOTPRINTS_OUTPUT]
-    values = by_name(plan, "kubernetes:helm.sh/v3:Release")[
-        f"{stack}-nodes-cluster-autoscaler"
-    ].inputs["values"]
+    addon = by_name(plan, "agentfactory:platform:HelmAddon")[f"{stack}-nodes-cluster-autoscaler"]
+    # The release's HelmAddon registers it; NodePools no longer does.
+    assert addon.parent == pools.urn and FOOTPRINTS_OUTPUT not in pools.outputs
+    (footprint,) = addon.outputs[FOOTPRINTS_OUTPUT]
+    release = by_name(plan, "kubernetes:helm.sh/v3:Release")[f"{stack}-nodes-cluster-autoscaler"]
+    assert release.parent == addon.urn
+    values = release.inputs["values"]
     assert (footprint["release"], footprint["namespace"]) == ("cluster-autoscaler", "kube-system")
     (workload,) = footprint["workloads"]
     assert workload["replicas"] == values["replicaCount"] == replicas

@@ -10,18 +10,20 @@ from typing import Any
 import promql_parser
 import pytest
 
+from components.addons.kube_prometheus_stack import (
+    CONFIG_RELOADER,
+    GRAFANA,
+    GRAFANA_SIDECAR,
+    PROMETHEUS,
+    SECRETS_MOUNT,
+)
+from components.addons.tempo import RESOURCES as TEMPO
 from components.footprint import FOOTPRINTS_OUTPUT
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.observability.alerts import SloTargets, alert_groups
 from components.observability.observability import (
     ALERTING_KEYS,
-    CONFIG_RELOADER,
-    GRAFANA,
-    GRAFANA_SIDECAR,
-    KEYS_MOUNT,
-    PROMETHEUS,
     RUNBOOK,
-    TEMPO,
     UNSET,
     dashboard_files,
 )
@@ -41,6 +43,9 @@ from tools.stackconfig import load_stack_config
 from tools.synth import ROOT, Plan, PlannedResource
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+ADDON = "agentfactory:platform:HelmAddon"
+# Where Alertmanager reads the integration keys (the synced Secret, mounted as files).
+KEYS_MOUNT = f"{SECRETS_MOUNT}/alertmanager-integrations"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
@@ -68,10 +73,12 @@ def prerequisites(plan: Plan) -> list[dict[str, Any]]:
 
 
 def footprints(plan: Plan) -> dict[str, dict[str, Any]]:
+    """The footprints of this component's releases: each registered by its HelmAddon."""
+    (component,) = plan.by_type("agentfactory:platform:Observability")
     return {
         item["release"]: item
         for owner, item in component_outputs(plan, FOOTPRINTS_OUTPUT)
-        if owner.name == f"{plan.stack}-observability"
+        if owner.type == ADDON and owner.parent == component.urn
     }
 
 
@@ -368,6 +375,12 @@ def test_alerting_and_sso_secrets_come_from_secrets_manager(plan_of: Callable[[s
         assert sync.inputs["spec"]["target"] == {"name": name}
         refs = {d["remoteRef"]["key"] for d in sync.inputs["spec"]["data"]}
         assert refs == {f"agent-factory-prod/{path}"}
+        # The store is Security's: named from its object, waited for through it.
+        (store,) = plan.by_type("kubernetes:external-secrets.io/v1:ClusterSecretStore")
+        assert sync.inputs["spec"]["secretStoreRef"] == {
+            "kind": "ClusterSecretStore",
+            "name": store.inputs["metadata"]["name"],
+        }
 
 
 def test_integration_secrets_start_as_placeholders_a_person_replaces(

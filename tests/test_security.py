@@ -9,17 +9,17 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from components.addons.ingress_nginx import PORTS as INGRESS_PORTS
+from components.addons.ingress_nginx import nginx_snippets
 from components.footprint import FOOTPRINTS_OUTPUT, Resources
 from components.iam import bounded_name
 from components.k8s.namespaces import Quota, quota_spec, with_daemonset
 from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.prerequisites import PREREQUISITES_OUTPUT
 from components.security.security import (
-    INGRESS_PORTS,
     MONITORING_QUOTA,
     PLATFORM_QUOTA,
     UNSCOPED_READ_ACTIONS,
-    nginx_snippets,
 )
 from components.settings import KUBERNETES_VERSION
 from tests.conftest import ENVIRONMENTS, STACKS, by_name, synth_with

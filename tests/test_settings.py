@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.network.addressing import AddressingError, plan_subnets
+from components.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
 from components.settings.base import SettingsModel
 from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
@@ -215,14 +215,24 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         "like sun:04:00-sun:05:00",
     ),
     (
-        {"security": {"ingress": {"chartVersion": "4.x"}}},
-        "security.ingress.chartVersion",
+        {"charts": {"ingress-nginx": "4.x"}},
+        "charts.ingress-nginx",
         "pinned chart version",
     ),
     (
-        {"autoscaler": {"chartVersion": "^9.54"}},
-        "autoscaler.chartVersion",
+        {"charts": {"cluster-autoscaler": "^9.54"}},
+        "charts.cluster-autoscaler",
         "pinned chart version",
+    ),
+    (
+        {"charts": {"nginx": "1.0.0"}},
+        "charts",
+        "unknown charts ['nginx']",
+    ),
+    (
+        {"security": {"ingress": {"chartVersion": "4.14.1"}}},
+        "security.ingress.chartVersion",
+        "unknown key",
     ),
     (
         {"security": {"tenants": [{"name": "a", "tier": "small"}, {"name": "a", "tier": "large"}]}},
@@ -264,6 +274,16 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
         {"dataStores": {"kafka": {"brokerInstanceType": "kafka.x9.large"}}},
         "dataStores.kafka.brokerInstanceType",
         "not an MSK broker type AWS offers",
+    ),
+    (
+        {"security": {"acmeEmail": "platform-sre.greenlang.ai"}},
+        "security.acmeEmail",
+        "value is not a valid email address",
+    ),
+    (
+        {"observability": {"grafanaOidcIssuer": "https://"}},
+        "observability.grafanaOidcIssuer",
+        "'https://' must be an https issuer URL with a host",
     ),
     (
         {"network": {"availabilityZones": ["us-west-2a", "us-west-2b", "us-west-2c"]}},

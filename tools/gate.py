@@ -29,9 +29,8 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime import rpc
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from tools.sdk import UNKNOWN, analyzer_pb2, analyzer_pb2_grpc
 from tools.synth import ROOT, Plan, PlannedResource
 
 # How a plan spells an unknown value (synth.plain); sent as the engine's sentinel.
@@ -53,7 +52,11 @@ LEVEL_NAMES = {value: name for name, value in LEVELS.items()}
 
 
 class GateError(RuntimeError):
-    """The policy pack could not be started or configured."""
+    """The policy configuration is wrong: a bad input, the message names it."""
+
+
+class PackError(GateError):
+    """The policy pack itself failed (did not start): an internal failure, not bad input."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,7 @@ def load_policy_config(stack: str, policy_dir: Path = POLICY_DIR) -> dict[str, A
 
 def _with_unknowns(value: Any) -> Any:
     if value == UNKNOWN_INPUT:
-        return rpc.UNKNOWN
+        return UNKNOWN
     if isinstance(value, dict):
         return {key: _with_unknowns(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -311,7 +314,7 @@ def policy_server(policy_dir: Path = POLICY_DIR) -> Iterator[analyzer_pb2_grpc.A
         if not port.isdigit():
             process.kill()
             stderr = process.stderr.read() if process.stderr else ""
-            raise GateError(f"policy pack did not start: {stderr.strip() or 'no port printed'}")
+            raise PackError(f"policy pack did not start: {stderr.strip() or 'no port printed'}")
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:

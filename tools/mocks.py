@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+
+from tools import sdk
 
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
@@ -61,7 +62,7 @@ class PlatformMocks(Mocks):
         self.region = region
         # Outputs of a referenced stack by its qualified name; None: not deployed yet.
         self.stack_outputs = stack_outputs
-        self.monitor: MockMonitor | None = None
+        self.monitor: sdk.RecordingMockMonitor | None = None
         self._outputs: dict[str, Callable[[MockResourceArgs, State], State]] = {
             "aws:ec2/vpc:Vpc": self._with_id("vpc"),
             "aws:ec2/subnet:Subnet": self._with_id("subnet"),
@@ -355,8 +356,8 @@ class PlatformMocks(Mocks):
             raise RuntimeError("PlatformMocks.monitor must be set before resources register")
         parent_type = "eks:index:Cluster"
         urn = self.monitor.make_urn("", f"{parent_type}${typ}", name)
-        self.monitor.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
-        return {rpc._special_sig_key: rpc._special_resource_sig, "urn": urn, "id": resource_id}
+        self.monitor.add_resource(urn, resource_id, state)
+        return sdk.resource_reference(urn, resource_id)
 
     # -- invokes ---------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ name, parent, provider, inputs, dependencies), so the plan shows exactly what
 
 from __future__ import annotations
 
-import asyncio
 import runpy
 import sys
 from collections.abc import Callable
@@ -17,14 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
-from pulumi.runtime import config as runtime_config
-from pulumi.runtime import rpc, settings
-from pulumi.runtime.mocks import MockMonitor, set_mocks
-from pulumi.runtime.stack import run_in_stack
 
 from components.settings import SettingsError, load_settings
-from tools import references
+from tools import references, sdk
 from tools.mocks import PlatformMocks
 from tools.stackconfig import (
     SECRET_PLACEHOLDER,
@@ -35,9 +29,8 @@ from tools.stackconfig import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-STACK_TYPE = "pulumi:pulumi:Stack"
-# How the SDK chains an exception raised inside an apply to the resource that awaited it.
-WRAPPED = "ValueError has risen:"
+# The root stack's type: the plan leaves it out (tools/urns.py reads it from here).
+STACK_TYPE = sdk.STACK_TYPE
 
 
 class SynthError(RuntimeError):
@@ -107,29 +100,27 @@ class Plan:
         }
 
 
-def plain(value: Any) -> Any:  # noqa: PLR0911 - one return per special object kind
+def plain(value: Any) -> Any:
     """A protobuf-JSON value with Pulumi's special objects made readable.
 
     Secrets become "[secret]", resource references their URN, unknowns "[unknown]".
     """
     if isinstance(value, dict):
-        signature = value.get(rpc._special_sig_key)
-        if signature == rpc._special_secret_sig:
+        signature = value.get(sdk.SIG_KEY)
+        if signature == sdk.SECRET_SIG:
             return SECRET_PLACEHOLDER
-        if signature == rpc._special_resource_sig:
+        if signature == sdk.RESOURCE_SIG:
             return value.get("urn")
-        if signature == rpc._special_output_value_sig:
-            return plain(value.get("value")) if "value" in value else "[unknown]"
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
         return [plain(item) for item in value]
-    if value == rpc.UNKNOWN:
+    if value == sdk.UNKNOWN:
         return "[unknown]"
     return value
 
 
-class RecordingMonitor(MockMonitor):
-    """A MockMonitor that keeps what each registration asked for."""
+class RecordingMonitor(sdk.RecordingMockMonitor):
+    """Keeps what each registration asked for, in the plan's terms."""
 
     def __init__(self, mocks: PlatformMocks) -> None:
         super().__init__(mocks)
@@ -137,81 +128,41 @@ class RecordingMonitor(MockMonitor):
         self.reads: list[PlannedRead] = []
         self.registered_outputs: dict[str, dict[str, Any]] = {}
 
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
-        """URNs as the engine builds them: the parent's whole type chain, not just its type.
-
-        MockMonitor keeps only the parent's own type, which would make URN pins in tests
-        disagree with the URNs a real ``pulumi up`` records.
-        """
-        if parent:
-            qualified = parent.split("::")[2]
-            if qualified != STACK_TYPE:
-                type_ = f"{qualified}${type_}"
-        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type != STACK_TYPE:
-            self.planned.append(
-                PlannedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent=request.parent,
-                    provider=request.provider,
-                    custom=bool(request.custom),
-                    remote=bool(request.remote),
-                    protect=bool(request.protect),
-                    inputs=plain(json_format.MessageToDict(request.object)),
-                    dependencies=sorted(request.dependencies),
-                    providers=dict(request.providers),
-                    ignore_changes=list(request.ignoreChanges),
-                    property_dependencies={
-                        key: sorted(deps.urns)
-                        for key, deps in sorted(request.propertyDependencies.items())
-                    },
-                    retain_on_delete=bool(request.retainOnDelete),
-                    aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
-                )
-            )
-        return response
-
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
-        self.reads.append(
-            PlannedRead(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                id=request.id,
-                inputs=plain(json_format.MessageToDict(request.properties)),
+    def on_register(self, registration: sdk.Registration) -> None:
+        self.planned.append(
+            PlannedResource(
+                urn=registration.urn,
+                type=registration.type,
+                name=registration.name,
+                parent=registration.parent,
+                provider=registration.provider,
+                custom=registration.custom,
+                remote=registration.remote,
+                protect=registration.protect,
+                inputs=plain(registration.inputs),
+                dependencies=registration.dependencies,
+                providers=registration.providers,
+                ignore_changes=registration.ignore_changes,
+                property_dependencies=registration.property_dependencies,
+                retain_on_delete=registration.retain_on_delete,
+                aliases=registration.aliases,
             )
         )
-        return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        self.registered_outputs[request.urn] = plain(json_format.MessageToDict(request.outputs))
-        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+    def on_read(self, read: sdk.Read) -> None:
+        self.reads.append(
+            PlannedRead(
+                urn=read.urn,
+                type=read.type,
+                name=read.name,
+                parent=read.parent,
+                id=read.id,
+                inputs=plain(read.inputs),
+            )
+        )
 
-
-def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
-    """A run that failed mid-way leaves registrations waiting; the next run must not."""
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    # The runtime keeps RPCs and output tasks in module state across runs.
-    settings.SETTINGS.rpc_manager.clear()
-    with settings.SETTINGS.lock:
-        settings.SETTINGS.outputs.clear()
-
-
-def _ignore_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    message = str(context.get("message"))
-    if not message.endswith("exception was never retrieved"):
-        loop.default_exception_handler(context)
+    def on_outputs(self, urn: str, outputs: dict[str, Any]) -> None:
+        self.registered_outputs[urn] = plain(outputs)
 
 
 def _check_peers(config: StackConfig, root: Path) -> None:
@@ -264,50 +215,36 @@ def synth_config(
     def run_program() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    # One loop for everything: set_mocks registers its own root stack on the current
-    # loop, and the runtime later waits for every RPC it started.
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
     try:
-        settings.set_root_resource(None)  # type: ignore[arg-type]  # a fresh stack per run
-        runtime_config.set_all_config(dict(config.values), list(config.secret_keys))
-        set_mocks(
-            mocks,
+        sdk.run_program(
+            run_program,
+            mocks=mocks,
+            monitor=monitor,
             project=config.project,
             stack=config.stack,
-            preview=True,
-            monitor=monitor,
+            config=config.values,
+            secret_keys=config.secret_keys,
             # As the DIY backend: StackReferences are organization/<project>/<stack>.
             organization="organization",
         )
-        # run_in_stack makes the root stack the program exports into.
-        settings.set_root_resource(None)  # type: ignore[arg-type]
-        loop.run_until_complete(run_in_stack(run_program))
     except pulumi.RunError as exc:
         raise SynthError(str(exc)) from None
     except ValueError as exc:
-        # The error is reported once, as SynthError; the runtime's copies of it in
-        # futures nobody awaits any more would each print a traceback when collected.
-        loop.set_exception_handler(_ignore_unretrieved)
         # A check inside an apply (a stack reference without the output it needs, an
         # overlapping CIDR): Pulumi wraps it once per resource and input it passed through.
-        raise SynthError(str(exc).rsplit(WRAPPED, 1)[-1].strip()) from exc
-    finally:
-        _cancel_pending(loop)
-        asyncio.set_event_loop(None)
-        loop.close()
-        settings.set_root_resource(None)  # type: ignore[arg-type]
+        raise SynthError(sdk.apply_error_message(exc)) from exc
 
     for resource in monitor.planned:
         if not resource.custom:
             resource.outputs = monitor.registered_outputs.get(resource.urn, {})
-    stack_urn = monitor.make_urn("", STACK_TYPE, f"{config.project}-{config.stack}")
     return Plan(
         stack=config.stack,
         project=config.project,
         # Registration order depends on async timing; sorted, two runs diff cleanly.
         resources=sorted(monitor.planned, key=lambda r: r.urn),
-        outputs=monitor.registered_outputs.get(stack_urn, {}),
+        outputs=monitor.registered_outputs.get(
+            sdk.stack_urn(monitor, config.project, config.stack), {}
+        ),
         reads=sorted(monitor.reads, key=lambda r: r.urn),
-        states={urn: {"id": reg.id, **reg.state} for urn, reg in monitor.resources.items()},
+        states=monitor.states(),
     )

@@ -7,6 +7,7 @@ sits with the add-on's tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -23,8 +24,12 @@ def _table(*charts: Chart) -> dict[str, Chart]:
 
 CHARTS = _table(
     Chart("cluster-autoscaler", "https://kubernetes.github.io/autoscaler", "9.54.0"),
-    Chart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server", "3.13.1"),
+    # The trailing slash is how the release was first deployed: repositoryOpts is compared
+    # verbatim, so dropping it would be an update for nothing.
+    Chart("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1"),
+    # Retired upstream (last releases March 2026); see docs/architecture.md.
     Chart("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.14.1"),
+    # v1.21.2 was never released.
     Chart("cert-manager", "https://charts.jetstack.io", "v1.21.1"),
     Chart("external-secrets", "https://charts.external-secrets.io", "2.10.0"),
     Chart("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "79.5.0"),
@@ -43,7 +48,7 @@ CHARTS = _table(
 )
 
 
-def pinned(name: str, overrides: dict[str, str]) -> Chart:
+def pinned(name: str, overrides: Mapping[str, str]) -> Chart:
     """The chart ``name`` at the stack's override, or at the table's pin."""
     chart = CHARTS[name]
     version = overrides.get(name, chart.version)

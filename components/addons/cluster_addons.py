@@ -3,49 +3,40 @@ metrics-server.
 
 EKS reports CoreDNS and the EBS CSI driver DEGRADED (and Pulumi waits for them) until their
 pods are scheduled, so they are created after the node groups, not with the cluster.
-metrics-server serves the resource metrics API (``kubectl top``, CPU/memory HPAs) from the
-system pool.
+metrics-server (:mod:`components.addons.metrics_server`) serves the resource metrics API
+from the system pool.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.context import AccountContext
-from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
-from components.iam import irsa_trust_policy, policy_document
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
+from components.addons import metrics_server
+from components.addons.charts import pinned
+from components.addons.registry import HelmAddon, HelmAddonArgs
+from components.addons.scheduling import SYSTEM_PLACEMENT
+from components.context import ClusterContext
+from components.iam import IrsaRole, policy_document
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
-# The system pool: its label, and a toleration of its CriticalAddonsOnly taint.
-SYSTEM_PLACEMENT = {
-    "nodeSelector": {"workload-type": "system"},
-    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
-}
-METRICS_SERVER_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
-# The chart's request (upstream sizing: enough for about 100 nodes) with headroom to the
-# pools' maximum of about 185 nodes in the limit.
-METRICS_SERVER = Resources("100m", "200Mi", "1", "512Mi")
 
 
 @dataclass(frozen=True)
 class ClusterAddonsArgs:
-    account: AccountContext
-    cluster_name: pulumi.Input[str]
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
+    cluster: ClusterContext
     ebs_key_arn: pulumi.Input[str]
-    k8s_provider: k8s.Provider
     coredns_replicas: int
     retain_volumes: bool
-    metrics_server_chart_version: str
     metrics_server_replicas: int
+    # The stack's chart overrides (``agent-factory:charts``).
+    charts: Mapping[str, str]
 
 
 def ebs_kms_policy(key_arn: str) -> str:
@@ -82,10 +73,11 @@ class ClusterAddons(pulumi.ComponentResource):
     ) -> None:
         super().__init__("agentfactory:platform:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        cluster = args.cluster
 
         coredns = aws.eks.Addon(
             f"{name}-coredns",
-            cluster_name=args.cluster_name,
+            cluster_name=cluster.name,
             addon_name="coredns",
             # Take over the Deployment if anything installed one before us.
             resolve_conflicts_on_create="OVERWRITE",
@@ -96,21 +88,22 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=child,
         )
 
-        role = aws.iam.Role(
-            f"{name}-ebs-csi-role",
-            assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(
-                lambda v: irsa_trust_policy(v[0], v[1], "kube-system", EBS_CSI_SERVICE_ACCOUNT)
-            ),
-            opts=child,
+        # The EKS add-on takes the role's ARN, not a service account annotation.
+        irsa = IrsaRole(
+            f"{name}-ebs-csi",
+            cluster.oidc,
+            "kube-system",
+            EBS_CSI_SERVICE_ACCOUNT,
+            parent=self,
+            described=False,
         )
+        role = irsa.role
         aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-managed",
             role=role.name,
             policy_arn=pulumi.Output.concat(
                 "arn:",
-                args.account.partition,
+                cluster.account.partition,
                 ":iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
             ),
             opts=child,
@@ -123,7 +116,7 @@ class ClusterAddons(pulumi.ComponentResource):
         )
         ebs_csi = aws.eks.Addon(
             f"{name}-ebs-csi",
-            cluster_name=args.cluster_name,
+            cluster_name=cluster.name,
             addon_name="aws-ebs-csi-driver",
             service_account_role_arn=role.arn,
             resolve_conflicts_on_create="OVERWRITE",
@@ -154,11 +147,26 @@ class ClusterAddons(pulumi.ComponentResource):
             allow_volume_expansion=True,
             reclaim_policy="Retain" if args.retain_volumes else "Delete",
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[ebs_csi]
+                parent=self, provider=cluster.k8s_provider, depends_on=[ebs_csi]
             ),
         )
 
-        footprint = self._metrics_server(name, args, coredns)
+        replicas = args.metrics_server_replicas
+        HelmAddon(
+            f"{name}-metrics-server",
+            HelmAddonArgs(
+                chart=pinned(metrics_server.NAME, args.charts),
+                release_name=metrics_server.NAME,
+                namespace=metrics_server.NAMESPACE,
+                values=metrics_server.values(replicas),
+                footprint=metrics_server.footprint(replicas),
+                cluster=cluster,
+                # CoreDNS is ACTIVE only once the system pool runs pods: the nodes are there.
+                depends_on=[coredns],
+                moved_from=self,
+            ),
+            opts=child,
+        )
 
         self.ebs_csi_role_arn = role.arn
         self.default_storage_class = storage_class.metadata.name
@@ -166,59 +174,5 @@ class ClusterAddons(pulumi.ComponentResource):
             {
                 "ebsCsiRoleArn": self.ebs_csi_role_arn,
                 "defaultStorageClass": self.default_storage_class,
-                **footprints_output([footprint]),
             }
-        )
-
-    def _metrics_server(
-        self, name: str, args: ClusterAddonsArgs, coredns: aws.eks.Addon
-    ) -> ReleaseFootprint:
-        replicas = args.metrics_server_replicas
-        k8s.helm.v3.Release(
-            f"{name}-metrics-server",
-            name="metrics-server",
-            chart="metrics-server",
-            version=args.metrics_server_chart_version,
-            namespace="kube-system",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=METRICS_SERVER_REPO),
-            atomic=True,
-            values={
-                "replicas": replicas,
-                # One pod may go during a node drain; the API stays served by the other.
-                "podDisruptionBudget": {"enabled": replicas > 1, "minAvailable": 1},
-                "topologySpreadConstraints": [
-                    {
-                        "maxSkew": 1,
-                        "topologyKey": "kubernetes.io/hostname",
-                        "whenUnsatisfiable": "ScheduleAnyway",
-                        "labelSelector": {
-                            "matchLabels": {"app.kubernetes.io/name": "metrics-server"}
-                        },
-                    }
-                ],
-                "priorityClassName": "system-cluster-critical",
-                "podSecurityContext": POD_SECURITY,
-                "securityContext": {**CONTAINER_SECURITY, "runAsUser": 1000},
-                "resources": METRICS_SERVER.values(),
-                **SYSTEM_PLACEMENT,
-                "apiService": {"create": True},
-            },
-            # CoreDNS is ACTIVE only once the system pool runs pods: the nodes are there.
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[coredns]
-            ),
-        )
-        return ReleaseFootprint(
-            release="metrics-server",
-            namespace="kube-system",
-            workloads=(
-                Workload(
-                    "metrics-server",
-                    "Deployment",
-                    (METRICS_SERVER,),
-                    replicas=replicas,
-                    surge=rolling_surge(replicas),
-                ),
-            ),
-            services=(Service("metrics-server", "ClusterIP"),),
         )

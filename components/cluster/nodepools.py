@@ -8,23 +8,20 @@ on-demand when spot capacity is short.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
-from components.context import AccountContext
-from components.footprint import ReleaseFootprint, Resources, Service, Workload, footprints_output
-from components.iam import irsa_trust_policy, policy_document, service_trust_policy
-from components.k8s.namespaces import rolling_surge
+from components.addons import cluster_autoscaler
+from components.addons.charts import pinned
+from components.addons.registry import HelmAddon, HelmAddonArgs, IrsaSpec
+from components.context import ClusterContext
+from components.iam import IrsaRole, service_trust_policy
 from components.settings import AutoscalerSettings, NodePoolSettings
 
-AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"
-AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
-AUTOSCALER = Resources("100m", "300Mi", "500m", "600Mi")
 NODE_MANAGED_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryPullOnly",
@@ -91,57 +88,16 @@ def _autoscaling_group_name(resources: Sequence[aws.eks.outputs.NodeGroupResourc
 
 @dataclass(frozen=True)
 class NodePoolsArgs:
-    account: AccountContext
+    cluster: ClusterContext
     environment: str
-    cluster_name: pulumi.Input[str]
     kubernetes_version: str
     subnet_ids: pulumi.Input[list[str]]
     pools: dict[str, NodePoolSettings]
     ebs_key_arn: pulumi.Input[str]
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
-    k8s_provider: k8s.Provider
     autoscaler: AutoscalerSettings
     instance_tags: dict[str, str]
-
-
-def autoscaler_policy(cluster_name: str) -> str:
-    """Least privilege from the autoscaler's AWS docs: writes only on this cluster's groups."""
-    return policy_document(
-        [
-            {
-                "Sid": "Discover",
-                "Effect": "Allow",
-                "Action": [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Sid": "ScaleOwnGroups",
-                "Effect": "Allow",
-                "Action": [
-                    "autoscaling:SetDesiredCapacity",
-                    "autoscaling:TerminateInstanceInAutoScalingGroup",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"
-                    }
-                },
-            },
-        ]
-    )
+    # The stack's chart overrides (``agent-factory:charts``).
+    charts: Mapping[str, str]
 
 
 class NodePools(pulumi.ComponentResource):
@@ -154,7 +110,7 @@ class NodePools(pulumi.ComponentResource):
     ) -> None:
         super().__init__("agentfactory:platform:NodePools", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        partition = args.account.partition
+        partition = args.cluster.account.partition
 
         node_role = aws.iam.Role(
             f"{name}-node-role",
@@ -178,7 +134,7 @@ class NodePools(pulumi.ComponentResource):
             for group in capacity_groups(pool):
                 node_group = aws.eks.NodeGroup(
                     f"{name}-{pool_name}-{group.suffix}",
-                    cluster_name=args.cluster_name,
+                    cluster_name=args.cluster.name,
                     node_role_arn=node_role.arn,
                     subnet_ids=args.subnet_ids,
                     version=args.kubernetes_version,
@@ -217,17 +173,16 @@ class NodePools(pulumi.ComponentResource):
                 )
                 node_groups.append(node_group)
 
-        autoscaler_role, autoscaler = self._autoscaler(name, args, node_groups)
+        autoscaler = self._autoscaler(name, args, node_groups)
 
         self.node_role_arn = node_role.arn
         self.node_group_names = pulumi.Output.all(*[g.node_group_name for g in node_groups])
-        self.autoscaler_role_arn = autoscaler_role.arn
+        self.autoscaler_role_arn = autoscaler.arn
         self.register_outputs(
             {
                 "nodeRoleArn": self.node_role_arn,
                 "nodeGroupNames": self.node_group_names,
                 "autoscalerRoleArn": self.autoscaler_role_arn,
-                **footprints_output([autoscaler]),
             }
         )
 
@@ -297,89 +252,36 @@ class NodePools(pulumi.ComponentResource):
 
     def _autoscaler(
         self, name: str, args: NodePoolsArgs, node_groups: list[aws.eks.NodeGroup]
-    ) -> tuple[aws.iam.Role, ReleaseFootprint]:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-autoscaler-role",
-            assume_role_policy=pulumi.Output.all(
-                args.oidc_provider_arn, args.oidc_provider_url
-            ).apply(
-                lambda v: irsa_trust_policy(v[0], v[1], "kube-system", AUTOSCALER_SERVICE_ACCOUNT)
-            ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-autoscaler-policy",
-            role=role.id,
-            policy=pulumi.Output.from_input(args.cluster_name).apply(autoscaler_policy),
-            opts=child,
-        )
+    ) -> IrsaRole:
         settings = args.autoscaler
+        cluster = args.cluster
         replicas = 1 if args.environment == "dev" else 2
-        k8s.helm.v3.Release(
+        addon = HelmAddon(
             f"{name}-cluster-autoscaler",
-            name="cluster-autoscaler",
-            chart="cluster-autoscaler",
-            version=settings.chart_version,
-            namespace="kube-system",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=AUTOSCALER_CHART_REPO),
-            atomic=True,
-            values={
-                "cloudProvider": "aws",
-                "awsRegion": args.account.region,
-                "autoDiscovery": {"clusterName": args.cluster_name},
-                "image": {"tag": settings.image_tag},
-                "replicaCount": replicas,
-                "rbac": {
-                    "serviceAccount": {
-                        "create": True,
-                        "name": AUTOSCALER_SERVICE_ACCOUNT,
-                        "annotations": {"eks.amazonaws.com/role-arn": role.arn},
-                    }
-                },
-                "extraArgs": {
-                    "expander": "priority",
-                    "balance-similar-node-groups": True,
-                    "skip-nodes-with-system-pods": False,
-                    "scale-down-utilization-threshold": settings.scale_down_utilization_threshold,
-                },
-                # Higher wins: spot groups first, on-demand when spot cannot be had.
-                "expanderPriorities": {"50": [".*-spot-.*"], "10": [".*-on-demand-.*"]},
-                "priorityClassName": "system-cluster-critical",
-                "nodeSelector": {"workload-type": "system"},
-                "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 65534,
-                    "runAsGroup": 65534,
-                    "fsGroup": 65534,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containerSecurityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-                "resources": AUTOSCALER.values(),
-                "podDisruptionBudget": {"maxUnavailable": 1},
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=node_groups
-            ),
-        )
-        footprint = ReleaseFootprint(
-            release="cluster-autoscaler",
-            namespace="kube-system",
-            workloads=(
-                Workload(
-                    "controller",
-                    "Deployment",
-                    (AUTOSCALER,),
+            HelmAddonArgs(
+                chart=pinned(cluster_autoscaler.NAME, args.charts),
+                release_name=cluster_autoscaler.NAME,
+                namespace=cluster_autoscaler.NAMESPACE,
+                values=cluster_autoscaler.values(
+                    region=cluster.account.region,
+                    cluster_name=cluster.name,
+                    image_tag=settings.image_tag,
                     replicas=replicas,
-                    surge=rolling_surge(replicas),
+                    scale_down_utilization_threshold=settings.scale_down_utilization_threshold,
                 ),
+                footprint=cluster_autoscaler.footprint(replicas),
+                cluster=cluster,
+                irsa=IrsaSpec(
+                    cluster_autoscaler.SERVICE_ACCOUNT,
+                    pulumi.Output.from_input(cluster.name).apply(cluster_autoscaler.policy),
+                    values_path=cluster_autoscaler.SERVICE_ACCOUNT_VALUES,
+                    # The deployed role's name and shape (no description).
+                    name=f"{name}-autoscaler",
+                    described=False,
+                ),
+                depends_on=node_groups,
+                moved_from=self,
             ),
-            # The chart's metrics Service (service.create defaults to true).
-            services=(Service("cluster-autoscaler-aws-cluster-autoscaler", "ClusterIP"),),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        return role, footprint
+        return addon.role

@@ -11,8 +11,9 @@ through Secrets Manager.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -30,7 +31,7 @@ from components.data.buckets import (
 )
 from components.iam import service_trust_policy
 from components.network.network import nodes_only_security_group
-from components.settings import DataStoresSettings
+from components.settings import CacheSettings, DataStoresSettings, PostgresSettings
 
 POSTGRES_PORT = 5432
 POSTGRES_LOGS = ("postgresql", "upgrade")
@@ -88,6 +89,211 @@ class DataStoresArgs:
     cache_global_datastore: bool = False
 
 
+@dataclass(frozen=True)
+class CacheNode:
+    """One node of the cluster-mode cache, as CloudWatch names it (``CacheClusterId``)."""
+
+    id: str
+    shard: int
+    # 1 is the shard's first node; replicas follow.
+    member: int
+
+    @property
+    def label(self) -> str:
+        """``<shard:04>-<member:03>``: the node's place in the group, as its id ends."""
+        return f"{self.shard:04d}-{self.member:03d}"
+
+
+@dataclass(frozen=True)
+class PostgresOutputs:
+    """What the rest of the platform needs of this region's PostgreSQL."""
+
+    # The main instance first, then the read replicas.
+    identifiers: tuple[str, ...]
+    endpoint: pulumi.Output[str]
+    reader_endpoints: pulumi.Output[list[str]]
+    instance_arn: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    # None while the main instance is a replica (the secret lives with the primary).
+    master_secret_arn: pulumi.Output[str] | None
+    is_replica: bool
+    security_group_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class CacheOutputs:
+    """What the rest of the platform needs of this region's cache."""
+
+    endpoint: pulumi.Output[str]
+    nodes: tuple[CacheNode, ...]
+    auth_secret_arn: pulumi.Output[str]
+    auth_token: pulumi.Output[str]
+    # Set only where this cache is the primary of a Global Datastore.
+    global_group_id: pulumi.Output[str] | None
+    security_group_id: pulumi.Output[str]
+
+
+# Keyword arguments of the stateful constructors, typed so that mypy checks every one of
+# them against the provider's signature (a misspelt or mistyped key is an error, not a
+# silently ignored input on the resources that hold the data).
+
+
+class PostgresInstanceCommon(TypedDict):
+    """What every PostgreSQL instance here shares, the main one and its read replicas."""
+
+    engine: str
+    storage_encrypted: bool
+    kms_key_id: pulumi.Input[str]
+    vpc_security_group_ids: Sequence[pulumi.Input[str]]
+    parameter_group_name: pulumi.Input[str]
+    publicly_accessible: bool
+    auto_minor_version_upgrade: bool
+    iam_database_authentication_enabled: bool
+    performance_insights_enabled: bool
+    performance_insights_kms_key_id: pulumi.Input[str]
+    performance_insights_retention_period: int
+    monitoring_interval: int
+    monitoring_role_arn: pulumi.Input[str]
+    enabled_cloudwatch_logs_exports: Sequence[str]
+    deletion_protection: bool
+    copy_tags_to_snapshot: bool
+    ca_cert_identifier: str
+    maintenance_window: str
+    storage_type: str
+    max_allocated_storage: int
+
+
+class PostgresPlacement(TypedDict):
+    """Size and subnets of the main instance, a writer or a cross-region replica."""
+
+    instance_class: str
+    multi_az: bool
+    db_subnet_group_name: pulumi.Input[str]
+
+
+class PostgresWriter(PostgresPlacement):
+    """What only a writer has: backups and a final snapshot."""
+
+    backup_retention_period: int
+    backup_window: str
+    delete_automated_backups: bool
+    skip_final_snapshot: bool
+    final_snapshot_identifier: str | None
+
+
+class CacheGroupCommon(TypedDict):
+    """The replication group's arguments whether or not it joins a Global Datastore."""
+
+    replication_group_id: str
+    description: str
+    port: int
+    replicas_per_node_group: int
+    automatic_failover_enabled: bool
+    multi_az_enabled: bool
+    subnet_group_name: pulumi.Input[str]
+    security_group_ids: Sequence[pulumi.Input[str]]
+    kms_key_id: pulumi.Input[str]
+    auto_minor_version_upgrade: bool
+    snapshot_retention_limit: int
+    snapshot_window: str
+    maintenance_window: str
+    final_snapshot_identifier: str | None
+
+
+def postgres_instance_common(
+    pg: PostgresSettings,
+    *,
+    protect: bool,
+    key_arn: pulumi.Input[str],
+    security_group_id: pulumi.Input[str],
+    parameter_group_name: pulumi.Input[str],
+    monitoring_role_arn: pulumi.Input[str],
+) -> PostgresInstanceCommon:
+    return PostgresInstanceCommon(
+        engine="postgres",
+        storage_encrypted=True,
+        kms_key_id=key_arn,
+        vpc_security_group_ids=[security_group_id],
+        parameter_group_name=parameter_group_name,
+        publicly_accessible=False,
+        auto_minor_version_upgrade=True,
+        iam_database_authentication_enabled=True,
+        performance_insights_enabled=True,
+        performance_insights_kms_key_id=key_arn,
+        performance_insights_retention_period=pg.performance_insights_retention_days,
+        monitoring_interval=pg.monitoring_interval_seconds,
+        monitoring_role_arn=monitoring_role_arn,
+        enabled_cloudwatch_logs_exports=list(POSTGRES_LOGS),
+        deletion_protection=protect,
+        copy_tags_to_snapshot=True,
+        ca_cert_identifier="rds-ca-rsa2048-g1",
+        maintenance_window=pg.maintenance_window,
+        storage_type="gp3",
+        max_allocated_storage=pg.max_allocated_storage_gib,
+    )
+
+
+def postgres_placement(
+    pg: PostgresSettings, subnet_group_name: pulumi.Input[str]
+) -> PostgresPlacement:
+    return PostgresPlacement(
+        instance_class=pg.instance_class,
+        multi_az=pg.multi_az,
+        db_subnet_group_name=subnet_group_name,
+    )
+
+
+def postgres_writer(
+    pg: PostgresSettings, *, identifier: str, protect: bool, subnet_group_name: pulumi.Input[str]
+) -> PostgresWriter:
+    return PostgresWriter(
+        **postgres_placement(pg, subnet_group_name),
+        backup_retention_period=pg.backup_retention_days,
+        backup_window=pg.backup_window,
+        delete_automated_backups=not protect,
+        skip_final_snapshot=not protect,
+        final_snapshot_identifier=f"{identifier}-final" if protect else None,
+    )
+
+
+def cache_group_common(
+    cache: CacheSettings,
+    *,
+    group_id: str,
+    cluster_name: str,
+    protect: bool,
+    subnet_group_name: pulumi.Input[str],
+    security_group_id: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+) -> CacheGroupCommon:
+    return CacheGroupCommon(
+        replication_group_id=group_id,
+        description=f"{cluster_name}: cache and rate-limit state",
+        port=REDIS_PORT,
+        replicas_per_node_group=cache.replicas_per_shard,
+        # Cluster mode requires automatic failover; Multi-AZ needs a replica to fail to.
+        automatic_failover_enabled=True,
+        multi_az_enabled=cache.has_replicas,
+        subnet_group_name=subnet_group_name,
+        security_group_ids=[security_group_id],
+        kms_key_id=key_arn,
+        auto_minor_version_upgrade=True,
+        snapshot_retention_limit=cache.snapshot_retention_days,
+        snapshot_window=cache.snapshot_window,
+        maintenance_window=cache.maintenance_window,
+        final_snapshot_identifier=f"{cluster_name}-cache-final" if protect else None,
+    )
+
+
+def cache_nodes(group_id: str, shards: int, replicas_per_shard: int) -> list[CacheNode]:
+    """Cluster-mode node ids are deterministic: ``<group>-<shard:04>-<member:03>``."""
+    return [
+        CacheNode(f"{group_id}-{shard:04d}-{member:03d}", shard, member)
+        for shard in range(1, shards + 1)
+        for member in range(1, replicas_per_shard + 2)
+    ]
+
+
 def bucket_name(project: str, stack: str, purpose: str, account_id: str) -> str:
     """Globally unique and readable: two stacks or two accounts never collide."""
     name = f"{project}-{stack}-{purpose}-{account_id}"
@@ -140,7 +346,8 @@ class DataStores(pulumi.ComponentResource):
     postgres_is_replica: bool
     postgres_security_group_id: pulumi.Output[str]
     cache_endpoint: pulumi.Output[str]
-    cache_node_ids: list[str]
+    cache_nodes: list[CacheNode]
+    # The nodes' ids only: what Observability reads until it takes ``cache_nodes``.
     postgres_identifiers: list[str]
     cache_port: int
     cache_auth_secret_arn: pulumi.Output[str]
@@ -159,11 +366,32 @@ class DataStores(pulumi.ComponentResource):
         super().__init__("agentfactory:platform:DataStores", name, None, opts)
         self._name = name
         self._args = args
-        self._postgres()
-        self._cache()
-        self._buckets()
+
+        postgres = self._postgres()
+        self.postgres_identifiers = list(postgres.identifiers)
+        self.postgres_endpoint = postgres.endpoint
+        self.postgres_reader_endpoints = postgres.reader_endpoints
+        self.postgres_port = POSTGRES_PORT
+        self.postgres_instance_arn = postgres.instance_arn
+        self.postgres_resource_id = postgres.resource_id
+        self.postgres_is_replica = postgres.is_replica
+        self.postgres_master_secret_arn = postgres.master_secret_arn
+        self.postgres_security_group_id = postgres.security_group_id
+
+        cache = self._cache()
+        self.cache_endpoint = cache.endpoint
+        self.cache_nodes = list(cache.nodes)
+        self.cache_port = REDIS_PORT
+        self.cache_auth_secret_arn = cache.auth_secret_arn
+        self.cache_auth_token = cache.auth_token
+        self.cache_global_group_id = cache.global_group_id
+        self.cache_security_group_id = cache.security_group_id
+
+        self.buckets = self._buckets()
+        self.bucket_names = {purpose: b.bucket_name for purpose, b in self.buckets.items()}
+        self.bucket_arns = {purpose: b.arn for purpose, b in self.buckets.items()}
         self.kafka_bootstrap_brokers = self._kafka() if args.settings.kafka.enabled else None
-        self._application_secrets()
+        self.application_secret_arns = self._application_secrets()
         self.register_outputs(
             {
                 "postgresEndpoint": self.postgres_endpoint,
@@ -188,12 +416,14 @@ class DataStores(pulumi.ComponentResource):
             parent=self,
         )
 
-    def _stateful(self, **extra: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, protect=self._args.protect, **extra)
+    def _stateful(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self, protect=self._args.protect, depends_on=list(depends_on)
+        )
 
     # -- PostgreSQL ------------------------------------------------------------------
 
-    def _postgres(self) -> None:
+    def _postgres(self) -> PostgresOutputs:
         args, name = self._args, self._name
         pg = args.settings.postgres
         child = pulumi.ResourceOptions(parent=self)
@@ -244,43 +474,17 @@ class DataStores(pulumi.ComponentResource):
                 for log in POSTGRES_LOGS
             ]
 
-        common: dict[str, Any] = {
-            "engine": "postgres",
-            "storage_encrypted": True,
-            "kms_key_id": args.data_key_arn,
-            "vpc_security_group_ids": [security_group.id],
-            "parameter_group_name": parameters.name,
-            "publicly_accessible": False,
-            "auto_minor_version_upgrade": True,
-            "iam_database_authentication_enabled": True,
-            "performance_insights_enabled": True,
-            "performance_insights_kms_key_id": args.data_key_arn,
-            "performance_insights_retention_period": pg.performance_insights_retention_days,
-            "monitoring_interval": pg.monitoring_interval_seconds,
-            "monitoring_role_arn": monitoring_role.arn,
-            "enabled_cloudwatch_logs_exports": list(POSTGRES_LOGS),
-            "deletion_protection": args.protect,
-            "copy_tags_to_snapshot": True,
-            "ca_cert_identifier": "rds-ca-rsa2048-g1",
-            "maintenance_window": pg.maintenance_window,
-            "storage_type": "gp3",
-            "max_allocated_storage": pg.max_allocated_storage_gib,
-        }
-        primary_logs = log_groups(f"{name}-postgres", identifier)
-        placement: dict[str, Any] = {
-            "instance_class": pg.instance_class,
-            "multi_az": pg.multi_az,
-            "db_subnet_group_name": subnet_group.name,
-        }
-        # What only a writer has: backups and a final snapshot.
-        writer: dict[str, Any] = {
-            **placement,
-            "backup_retention_period": pg.backup_retention_days,
-            "backup_window": pg.backup_window,
-            "delete_automated_backups": not args.protect,
-            "skip_final_snapshot": not args.protect,
-            "final_snapshot_identifier": f"{identifier}-final" if args.protect else None,
-        }
+        common = postgres_instance_common(
+            pg,
+            protect=args.protect,
+            key_arn=args.data_key_arn,
+            security_group_id=security_group.id,
+            parameter_group_name=parameters.name,
+            monitoring_role_arn=monitoring_role.arn,
+        )
+        primary_opts = self._stateful(
+            depends_on=[*log_groups(f"{name}-postgres", identifier), monitoring_attachment]
+        )
         source = args.source
         if source is None:
             primary = aws.rds.Instance(
@@ -295,40 +499,53 @@ class DataStores(pulumi.ComponentResource):
                 username="agentfactory_admin",
                 manage_master_user_password=True,
                 master_user_secret_kms_key_id=args.secrets_key_arn,
-                **writer,
+                **postgres_writer(
+                    pg,
+                    identifier=identifier,
+                    protect=args.protect,
+                    subnet_group_name=subnet_group.name,
+                ),
                 **common,
-                opts=self._stateful(depends_on=[*primary_logs, monitoring_attachment]),
+                opts=primary_opts,
+            )
+        elif source.promote:
+            # A promoted cross-region replica (replicate_source_db removed): this region's
+            # writer now. Engine, version, storage and users came from the old source.
+            primary = aws.rds.Instance(
+                f"{name}-postgres",
+                identifier=identifier,
+                manage_master_user_password=True,
+                master_user_secret_kms_key_id=args.secrets_key_arn,
+                **postgres_writer(
+                    pg,
+                    identifier=identifier,
+                    protect=args.protect,
+                    subnet_group_name=subnet_group.name,
+                ),
+                **common,
+                opts=primary_opts,
             )
         else:
             # A cross-region replica: engine, version, storage and users come from the
             # source; the key, parameters, subnets and monitoring are this region's own.
-            # Promotion (removing replicate_source_db) turns it into this region's writer.
-            role: dict[str, Any] = (
-                {
-                    "manage_master_user_password": True,
-                    "master_user_secret_kms_key_id": args.secrets_key_arn,
-                    **writer,
-                }
-                if source.promote
-                else {
-                    "replicate_source_db": source.postgres_arn,
-                    **placement,
-                    # Backups start with promotion; until then the primary keeps them.
-                    "backup_retention_period": 0,
-                    "skip_final_snapshot": True,
-                }
-            )
             primary = aws.rds.Instance(
                 f"{name}-postgres",
                 identifier=identifier,
-                **role,
+                replicate_source_db=source.postgres_arn,
+                **postgres_placement(pg, subnet_group.name),
+                # Backups start with promotion; until then the primary keeps them.
+                backup_retention_period=0,
+                skip_final_snapshot=True,
                 **common,
-                opts=self._stateful(depends_on=[*primary_logs, monitoring_attachment]),
+                opts=primary_opts,
             )
+        replica_identifiers = [
+            f"{identifier}-replica-{index}" for index in range(1, pg.read_replicas + 1)
+        ]
         replicas = [
             aws.rds.Instance(
                 f"{name}-postgres-replica-{index}",
-                identifier=f"{identifier}-replica-{index}",
+                identifier=replica_identifier,
                 replicate_source_db=primary.identifier,
                 instance_class=pg.replica_instance_class,
                 # Replicas are disposable copies: no snapshot, backups stay on the primary.
@@ -337,24 +554,14 @@ class DataStores(pulumi.ComponentResource):
                 **common,
                 opts=self._stateful(
                     depends_on=[
-                        *log_groups(
-                            f"{name}-postgres-replica-{index}", f"{identifier}-replica-{index}"
-                        ),
+                        *log_groups(f"{name}-postgres-replica-{index}", replica_identifier),
                         monitoring_attachment,
                     ]
                 ),
             )
-            for index in range(1, pg.read_replicas + 1)
+            for index, replica_identifier in enumerate(replica_identifiers, start=1)
         ]
 
-        self.postgres_identifiers = [identifier] + [
-            f"{identifier}-replica-{index}" for index in range(1, pg.read_replicas + 1)
-        ]
-        self.postgres_endpoint = primary.address
-        self.postgres_reader_endpoints = pulumi.Output.all(*[r.address for r in replicas])
-        self.postgres_port = POSTGRES_PORT
-        self.postgres_instance_arn = primary.arn
-        self.postgres_resource_id = primary.resource_id
         if source is not None and source.backup_copy_days:
             # Created in this (the destination) region, encrypted with this region's key.
             aws.rds.InstanceAutomatedBackupsReplication(
@@ -364,15 +571,21 @@ class DataStores(pulumi.ComponentResource):
                 retention_period=source.backup_copy_days,
                 opts=self._stateful(),
             )
-        self.postgres_is_replica = source is not None and not source.promote
-        self.postgres_master_secret_arn = (
-            None if self.postgres_is_replica else primary.master_user_secrets[0].secret_arn
+        is_replica = source is not None and not source.promote
+        return PostgresOutputs(
+            identifiers=(identifier, *replica_identifiers),
+            endpoint=primary.address,
+            reader_endpoints=pulumi.Output.all(*[r.address for r in replicas]),
+            instance_arn=primary.arn,
+            resource_id=primary.resource_id,
+            master_secret_arn=None if is_replica else primary.master_user_secrets[0].secret_arn,
+            is_replica=is_replica,
+            security_group_id=security_group.id,
         )
-        self.postgres_security_group_id = security_group.id
 
     # -- cache -----------------------------------------------------------------------
 
-    def _cache(self) -> None:
+    def _cache(self) -> CacheOutputs:
         args, name = self._args, self._name
         cache = args.settings.cache
         child = pulumi.ResourceOptions(parent=self)
@@ -384,31 +597,15 @@ class DataStores(pulumi.ComponentResource):
         )
         security_group = self._security_group("cache", REDIS_PORT, cache.engine)
         group_id = f"{args.cluster_name}-cache"[:40]
-        # Cluster-mode node ids are deterministic: <group>-<shard:04>-<node:03>.
-        self.cache_node_ids = [
-            f"{group_id}-{shard:04d}-{node:03d}"
-            for shard in range(1, cache.shards + 1)
-            for node in range(1, cache.replicas_per_shard + 2)
-        ]
-        common: dict[str, Any] = {
-            "replication_group_id": group_id,
-            "description": f"{args.cluster_name}: cache and rate-limit state",
-            "port": REDIS_PORT,
-            "replicas_per_node_group": cache.replicas_per_shard,
-            # Cluster mode requires automatic failover; Multi-AZ needs a replica to fail to.
-            "automatic_failover_enabled": True,
-            "multi_az_enabled": cache.has_replicas,
-            "subnet_group_name": subnet_group.name,
-            "security_group_ids": [security_group.id],
-            "kms_key_id": args.data_key_arn,
-            "auto_minor_version_upgrade": True,
-            "snapshot_retention_limit": cache.snapshot_retention_days,
-            "snapshot_window": cache.snapshot_window,
-            "maintenance_window": cache.maintenance_window,
-            "final_snapshot_identifier": (
-                f"{args.cluster_name}-cache-final" if args.protect else None
-            ),
-        }
+        common = cache_group_common(
+            cache,
+            group_id=group_id,
+            cluster_name=args.cluster_name,
+            protect=args.protect,
+            subnet_group_name=subnet_group.name,
+            security_group_id=security_group.id,
+            key_arn=args.data_key_arn,
+        )
         member = args.source.cache if args.source else None
         token: pulumi.Output[str]
         if member is not None:
@@ -456,7 +653,7 @@ class DataStores(pulumi.ComponentResource):
                 **common,
                 opts=self._stateful(),
             )
-        self.cache_global_group_id = None
+        global_group_id = None
         if args.cache_global_datastore:
             global_group = aws.elasticache.GlobalReplicationGroup(
                 f"{name}-cache-global",
@@ -468,7 +665,7 @@ class DataStores(pulumi.ComponentResource):
                 ),
                 opts=self._stateful(),
             )
-            self.cache_global_group_id = global_group.global_replication_group_id
+            global_group_id = global_group.global_replication_group_id
         secret = aws.secretsmanager.Secret(
             f"{name}-cache-auth",
             name=f"{args.cluster_name}/cache/auth-token",
@@ -490,15 +687,18 @@ class DataStores(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.cache_endpoint = replication_group.configuration_endpoint_address
-        self.cache_port = REDIS_PORT
-        self.cache_auth_secret_arn = secret.arn
-        self.cache_auth_token = token
-        self.cache_security_group_id = security_group.id
+        return CacheOutputs(
+            endpoint=replication_group.configuration_endpoint_address,
+            nodes=tuple(cache_nodes(group_id, cache.shards, cache.replicas_per_shard)),
+            auth_secret_arn=secret.arn,
+            auth_token=token,
+            global_group_id=global_group_id,
+            security_group_id=security_group.id,
+        )
 
     # -- S3 --------------------------------------------------------------------------
 
-    def _buckets(self) -> None:
+    def _buckets(self) -> dict[str, SecureBucket]:
         args, name = self._args, self._name
         storage = args.settings.storage
         account, partition = args.account.account_id, args.account.partition
@@ -538,7 +738,12 @@ class DataStores(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        def encrypted(purpose: str, lifecycle: Lifecycle, **extra: Any) -> BucketSpec:
+        def encrypted(
+            purpose: str,
+            lifecycle: Lifecycle,
+            object_lock: ObjectLock | None = None,
+            extra_statements: pulumi.Input[list[dict[str, Any]]] | None = None,
+        ) -> BucketSpec:
             """SSE-KMS with the S3 key, access-logged: every bucket but the log target."""
             return BucketSpec(
                 purpose=purpose,
@@ -546,7 +751,8 @@ class DataStores(pulumi.ComponentResource):
                 kms_key_arn=args.s3_key_arn,
                 lifecycle=lifecycle,
                 log_target=access_logs.bucket_name,
-                **extra,
+                object_lock=object_lock,
+                extra_statements=[] if extra_statements is None else extra_statements,
             )
 
         specs = {
@@ -602,9 +808,7 @@ class DataStores(pulumi.ComponentResource):
                 protect=args.protect,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.buckets = secured
-        self.bucket_names = {purpose: b.bucket_name for purpose, b in secured.items()}
-        self.bucket_arns = {purpose: b.arn for purpose, b in secured.items()}
+        return secured
 
     # -- Kafka -----------------------------------------------------------------------
 
@@ -669,9 +873,9 @@ class DataStores(pulumi.ComponentResource):
 
     # -- application secrets ---------------------------------------------------------
 
-    def _application_secrets(self) -> None:
+    def _application_secrets(self) -> dict[str, pulumi.Output[str]]:
         args, name = self._args, self._name
-        self.application_secret_arns = {}
+        arns: dict[str, pulumi.Output[str]] = {}
         for secret_name in args.settings.application_secrets:
             # No SecretVersion: the value is put out of band (aws secretsmanager
             # put-secret-value) so it never exists in code, config or state.
@@ -683,4 +887,5 @@ class DataStores(pulumi.ComponentResource):
                 recovery_window_in_days=30 if args.protect else 7,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            self.application_secret_arns[secret_name] = secret.arn
+            arns[secret_name] = secret.arn
+        return arns

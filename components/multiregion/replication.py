@@ -96,6 +96,7 @@ def replication_policy(
     source_key_arn: str,
     source_region: str,
     targets: list[ReplicationTarget],
+    dns_suffix: str,
 ) -> str:
     """Read versions from the sources, write replicas to the targets, nothing else."""
     statements: list[dict[str, Any]] = [
@@ -123,7 +124,7 @@ def replication_policy(
             "Effect": "Allow",
             "Action": "kms:Decrypt",
             "Resource": source_key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"}},
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{source_region}.{dns_suffix}"}},
         },
     ]
     for target in targets:
@@ -141,7 +142,7 @@ def replication_policy(
                 "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
                 "Resource": target.kms_key_arn,
                 "Condition": {
-                    "StringEquals": {"kms:ViaService": f"s3.{target.region}.amazonaws.com"}
+                    "StringEquals": {"kms:ViaService": f"s3.{target.region}.{dns_suffix}"}
                 },
             },
         ]
@@ -181,13 +182,15 @@ class BucketReplication(pulumi.ComponentResource):
             policy=pulumi.Output.all(
                 targets,
                 args.source_key_arn,
+                args.account.dns_suffix,
                 *[bucket.arn for bucket in args.sources.values()],
             ).apply(
                 lambda v: replication_policy(
-                    source_arns=list(v[2:]),
+                    source_arns=list(v[3:]),
                     source_key_arn=v[1],
                     source_region=args.account.region,
                     targets=v[0],
+                    dns_suffix=v[2],
                 )
             ),
             opts=child,

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.addressing import SubnetPlan
 from components.context import AccountContext
-from components.network.addressing import SubnetPlan
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,10 @@ class Network(pulumi.ComponentResource):
         self._flow_logs(name, args, vpc)
 
         region = args.account.region
+        # Endpoint service names are not the DNS suffix reversed: in the China partition the
+        # prefix differs per service (com.amazonaws for S3, cn.com.amazonaws for most
+        # interface endpoints), so a partition other than aws or aws-us-gov needs each name
+        # looked up (aws.ec2.get_vpc_endpoint_service) rather than derived here.
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,

@@ -22,8 +22,8 @@ What a real cluster needs that mocks do not check:
 - Alarms: the data-store alarm topic notifies PagerDuty over HTTPS when the secret
   ``observability.alarmEndpoint`` is configured; without it there is no subscriber and the
   preview prints the ``pulumi config set --secret`` command as a prerequisite.
-- Footprints: each Helm release declares the pods, Services, CRDs and metrics it brings
-  (:mod:`components.footprint`), from the same numbers handed to the chart.
+- Charts: each is a :class:`HelmAddon` whose values, footprint and IAM policy come from
+  its module in :mod:`components.addons`.
 """
 
 from __future__ import annotations
@@ -40,19 +40,22 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.context import AccountContext
-from components.footprint import (
-    Metrics,
-    ReleaseFootprint,
-    Resources,
-    Service,
-    Workload,
-    footprints_output,
+from components.addons import (
+    blackbox_exporter,
+    cert_manager,
+    fluent_bit,
+    ingress_nginx,
+    kube_prometheus_stack,
+    otel_collector,
+    tempo,
 )
-from components.iam import OidcProvider, irsa_role, policy_document, role_arn
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
+from components.addons.charts import pinned
+from components.addons.registry import HelmAddon, HelmAddonArgs, IrsaSpec, MonitorSpec
+from components.context import ClusterContext
+from components.data.datastores import CacheNode
+from components.footprint import Metrics, ReleaseFootprint
+from components.iam import IrsaRole, policy_document, role_arn
 from components.network.network import nodes_only_security_group
-from components.node_agents import FLUENT_BIT, NODE_EXPORTER
 from components.observability.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
 from components.observability.opensearch_setup import (
     OpenSearchSetup,
@@ -60,37 +63,17 @@ from components.observability.opensearch_setup import (
     opensearch_admin_role,
 )
 from components.prerequisites import Prerequisite, prerequisites_output
-from components.settings import Settings
+from components.security.security import SecretStore
+from components.settings import ObservabilitySettings
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
-PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
-FLUENT_REPO = "https://fluent.github.io/helm-charts"
-OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
-GRAFANA_REPO = "https://grafana.github.io/helm-charts"
 RUNBOOK = "docs/runbooks/alerting-integrations.md"
 # Keys in Secrets Manager that on-call tooling owns; values are set out of band.
 ALERTING_SECRET = "alerting/integrations"
 ALERTING_KEYS = ("pagerduty-routing-key", "slack-webhook-url", "deadmans-switch-url")
 GRAFANA_OIDC_SECRET = "grafana/oidc"
-KEYS_MOUNT = "/etc/alertmanager/secrets/alertmanager-integrations"
 # What a placeholder holds: not a key, not a URL, so every integration fails loudly.
 UNSET = f"UNSET: see {RUNBOOK}"
-KPS = "kube-prometheus-stack"
-# The Grafana Service the chart makes (<release>-grafana) and its port name.
-GRAFANA_SERVICE = f"{KPS}-grafana"
-GRAFANA_PORT = "http-web"
-NODE_AGENT_TOLERATIONS = [{"operator": "Exists"}]
-# Per-container resources handed to the charts; the footprints reuse them.
-PROMETHEUS = Resources("1", "8Gi", "4", "16Gi")
-CONFIG_RELOADER = Resources("10m", "32Mi", "100m", "64Mi")
-ALERTMANAGER = Resources("50m", "128Mi", "200m", "256Mi")
-OPERATOR = Resources("100m", "128Mi", "500m", "512Mi")
-GRAFANA = Resources("100m", "256Mi", "1", "1Gi")
-GRAFANA_SIDECAR = Resources("20m", "64Mi", "200m", "128Mi")
-KUBE_STATE_METRICS = Resources("100m", "256Mi", "500m", "1Gi")
-BLACKBOX = Resources("50m", "64Mi", "200m", "128Mi")
-TEMPO = Resources("200m", "1Gi", "1", "4Gi")
-OTEL_COLLECTOR = Resources("200m", "256Mi", "1", "1Gi")
 # OpenSearch log types published to CloudWatch (AUDIT_LOGS needs fine-grained access
 # control, which the domain enables).
 OPENSEARCH_LOGS = {
@@ -106,7 +89,7 @@ class ScrapeTarget:
     """A metrics Service of another component's release, scraped by a ServiceMonitor here.
 
     ``labels`` and ``port`` are what the chart renders on its metrics Service (checked
-    against the chart templates; see the footprint comment in ``_scrape_platform``).
+    against the chart templates; see ``PLATFORM_SCRAPES`` for where their metrics are declared).
     """
 
     name: str
@@ -124,36 +107,47 @@ class ScrapeTarget:
 # port "metrics" (controller.metrics.portName). cert-manager: Service <release>, port
 # "tcp-prometheus-servicemonitor" (9402).
 INGRESS_NGINX_METRICS = ScrapeTarget(
-    "ingress-nginx-controller",
-    "ingress-nginx",
+    ingress_nginx.MONITOR,
+    ingress_nginx.NAMESPACE,
     {
         "app.kubernetes.io/name": "ingress-nginx",
-        "app.kubernetes.io/instance": "ingress-nginx",
+        "app.kubernetes.io/instance": ingress_nginx.NAME,
         "app.kubernetes.io/component": "controller",
     },
     "metrics",
-    ("nginx_ingress_controller_",),
+    ingress_nginx.METRIC_PREFIXES,
 )
 CERT_MANAGER_METRICS = ScrapeTarget(
-    "cert-manager",
-    "cert-manager",
+    cert_manager.MONITOR,
+    cert_manager.NAMESPACE,
     {
         "app.kubernetes.io/name": "cert-manager",
-        "app.kubernetes.io/instance": "cert-manager",
+        "app.kubernetes.io/instance": cert_manager.NAME,
         "app.kubernetes.io/component": "controller",
     },
     "tcp-prometheus-servicemonitor",
-    ("certmanager_",),
+    cert_manager.METRIC_PREFIXES,
 )
 
 
 @dataclass(frozen=True)
 class ObservabilityArgs:
-    account: AccountContext
-    settings: Settings
-    k8s_provider: k8s.Provider
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_provider_url: pulumi.Input[str]
+    cluster: ClusterContext
+    settings: ObservabilitySettings
+    # The stack's chart overrides (``agent-factory:charts``).
+    charts: Mapping[str, str]
+    stack: str
+    environment: str
+    # agent-factory-<stack>: this stack's account-level names (secrets, alarm topic, log
+    # policy) start with it. Plain text: the prerequisites print it.
+    cluster_name: str
+    # Grafana is grafana-<stack>.<domain>, under the ingress controller's wildcard.
+    domain: str
+    # Who may reach Grafana through the ingress (the cluster API's public CIDRs); empty: all.
+    public_access_cidrs: tuple[str, ...]
+    # SRE roles (names or ARNs): readers of the log domain.
+    sre_roles: tuple[str, ...]
+    traces_retention_days: int
     storage_class: pulumi.Input[str]
     data_subnet_ids: pulumi.Input[list[str]]
     vpc_id: pulumi.Input[str]
@@ -167,13 +161,15 @@ class ObservabilityArgs:
     postgres_identifiers: list[str]
     # A secondary region's main instance is a cross-region replica: its lag is the RPO.
     postgres_primary_is_replica: bool
-    cache_node_ids: list[str]
+    cache_nodes: Sequence[CacheNode]
     protect: bool
     # Namespace name -> what creates it with its quota, limits and policies (monitoring,
     # logging, tracing): objects here wait for it.
     namespaces: Mapping[str, pulumi.Resource]
-    # The ClusterSecretStore: ExternalSecrets wait for it and so for the CRDs.
-    secret_store: pulumi.Resource
+    # The ClusterSecretStore: ExternalSecrets name it and wait for it (and so for the CRDs).
+    secret_store: SecretStore
+    # The ingress class Grafana's Ingress asks for.
+    ingress_class: str
     # The database's max_connections: the connections alarm fires at 90 % of it.
     postgres_max_connections: int
     # Retention of the OpenSearch log groups (the cluster's log retention).
@@ -218,104 +214,6 @@ def grafana_host(stack: str, domain: str) -> str:
     return f"grafana-{stack}.{domain}"
 
 
-def alertmanager_config() -> dict[str, Any]:
-    """Critical pages PagerDuty, warnings go to Slack, info to a quiet channel; Watchdog
-    (always firing) feeds a dead-man's switch. Keys are files from a Secret."""
-    return {
-        "route": {
-            "receiver": "slack-warnings",
-            "group_by": ["alertname", "namespace"],
-            "group_wait": "30s",
-            "group_interval": "5m",
-            "repeat_interval": "4h",
-            "routes": [
-                # The switch pages when these stop arriving: Alertmanager or its route
-                # to the internet is down.
-                {
-                    "receiver": "deadmans-switch",
-                    "matchers": ['alertname="Watchdog"'],
-                    "group_wait": "0s",
-                    "group_interval": "1m",
-                    "repeat_interval": "1m",
-                },
-                # The chart's helper alert that mutes info alerts; it is not for people.
-                {"receiver": "null", "matchers": ['alertname="InfoInhibitor"']},
-                # Re-page every 15 minutes until acknowledged; PagerDuty's escalation policy
-                # moves an unacknowledged page to the secondary after 5 and the lead after 15.
-                {
-                    "receiver": "pagerduty-critical",
-                    "matchers": ['severity="critical"'],
-                    "group_wait": "10s",
-                    "repeat_interval": "15m",
-                    "continue": True,
-                },
-                {"receiver": "slack-warnings", "matchers": ['severity=~"critical|warning"']},
-                {
-                    "receiver": "slack-info",
-                    "matchers": ['severity="info"'],
-                    "repeat_interval": "24h",
-                },
-            ],
-        },
-        "inhibit_rules": [
-            {
-                "source_matchers": ['severity="critical"'],
-                "target_matchers": ['severity=~"warning|info"'],
-                "equal": ["alertname", "namespace"],
-            },
-            {
-                "source_matchers": ['severity="warning"'],
-                "target_matchers": ['severity="info"'],
-                "equal": ["alertname", "namespace"],
-            },
-            # The chart's InfoInhibitor fires while a namespace has info alerts and nothing
-            # worse: info then stays quiet, as in the chart's own defaults.
-            {
-                "source_matchers": ['alertname="InfoInhibitor"'],
-                "target_matchers": ['severity="info"'],
-                "equal": ["namespace"],
-            },
-        ],
-        "receivers": [
-            {"name": "null"},
-            {
-                "name": "deadmans-switch",
-                "webhook_configs": [
-                    {"url_file": f"{KEYS_MOUNT}/deadmans-switch-url", "send_resolved": False}
-                ],
-            },
-            {
-                "name": "pagerduty-critical",
-                "pagerduty_configs": [
-                    {
-                        "routing_key_file": f"{KEYS_MOUNT}/pagerduty-routing-key",
-                        "send_resolved": True,
-                    }
-                ],
-            },
-            _slack("slack-warnings", "#platform-alerts", send_resolved=True),
-            _slack("slack-info", "#platform-info", send_resolved=False),
-        ],
-    }
-
-
-def _slack(name: str, channel: str, *, send_resolved: bool) -> dict[str, Any]:
-    return {
-        "name": name,
-        "slack_configs": [
-            {
-                "api_url_file": f"{KEYS_MOUNT}/slack-webhook-url",
-                "channel": channel,
-                "send_resolved": send_resolved,
-                "title": "{{ .CommonAnnotations.summary }}",
-                "text": (
-                    "{{ .CommonAnnotations.description }} {{ .CommonAnnotations.runbook_url }}"
-                ),
-            }
-        ],
-    }
-
-
 @dataclass(frozen=True)
 class AlarmSpec:
     key: str
@@ -348,29 +246,13 @@ CACHE_ALARMS = (
 )
 
 
-def tempo_sampling(percent: float) -> dict[str, Any]:
-    return {"probabilistic_sampler": {"sampling_percentage": percent}}
-
-
-def _monitor_prefixes() -> tuple[Metrics, ...]:
-    """What kube-prometheus-stack scrapes with the monitors it creates from our values
-    (kubelet and cAdvisor, kube-state-metrics, node-exporter, the API server, CoreDNS and
-    its own components), plus the platform releases scraped by this component's
-    ServiceMonitors. Those releases belong to Security, but their scrape source lives here,
-    after the release that installs the ServiceMonitor CRD, so their prefixes are declared
-    on this footprint: the preview's scrape check reads footprints only."""
-    return (
-        Metrics(("container_", "kubelet_", "machine_", "prober_")),
-        Metrics(("kube_",)),
-        Metrics(("node_",)),
-        Metrics(("apiserver_",)),
-        Metrics(("coredns_",)),
-        Metrics(("prometheus_", "alertmanager_", "grafana_")),
-        *(
-            Metrics(target.prefixes, via=target.via)
-            for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS)
-        ),
-    )
+# Security's releases, scraped by the ServiceMonitors this component creates after the
+# release that installs their CRD. Their prefixes are declared on kube-prometheus-stack's
+# footprint, where the scrape source lives: the preview's scrape check reads footprints only.
+PLATFORM_SCRAPES = tuple(
+    Metrics(target.prefixes, via=target.via)
+    for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS)
+)
 
 
 class Observability(pulumi.ComponentResource):
@@ -385,19 +267,17 @@ class Observability(pulumi.ComponentResource):
         super().__init__("agentfactory:platform:Observability", name, None, opts)
         self._name = name
         self._args = args
-        settings = args.settings
         self._labels = {
             "app.kubernetes.io/part-of": "agent-factory",
             "app.kubernetes.io/managed-by": "pulumi",
-            "agent-factory.io/environment": settings.environment,
+            "agent-factory.io/environment": args.environment,
         }
-        slo = settings.observability.slo
+        slo = args.settings.slo
         self._targets = SloTargets(
             slo.availability, slo.latency_seconds, slo.latency_objective, slo.error_rate
         )
-        self._footprints: list[ReleaseFootprint] = []
         self._prerequisites: list[Prerequisite] = []
-        self.grafana_url = f"https://{grafana_host(settings.stack, settings.security.domain)}"
+        self.grafana_url = f"https://{grafana_host(args.stack, args.domain)}"
         stack = self._prometheus_stack()
         self._scrape_platform(stack)
         self._alert_rules(stack)
@@ -413,7 +293,6 @@ class Observability(pulumi.ComponentResource):
                 "alarmTopicArn": self.alarm_topic_arn,
                 "opensearchEndpoint": self.opensearch_endpoint,
                 "grafanaUrl": self.grafana_url,
-                **footprints_output(self._footprints),
                 **prerequisites_output(self._prerequisites),
             }
         )
@@ -425,7 +304,7 @@ class Observability(pulumi.ComponentResource):
         quota and limits) and for ``after``."""
         return pulumi.ResourceOptions(
             parent=self,
-            provider=self._args.k8s_provider,
+            provider=self._args.cluster.k8s_provider,
             depends_on=[self._args.namespaces[namespace], *after],
         )
 
@@ -439,12 +318,33 @@ class Observability(pulumi.ComponentResource):
             annotations=dict(annotations) if annotations else None,
         )
 
-    def _irsa(
-        self, key: str, namespace: str, account: str, statements: Any | None = None
-    ) -> aws.iam.Role:
-        oidc = OidcProvider(self._args.oidc_provider_arn, self._args.oidc_provider_url)
-        return irsa_role(
-            f"{self._name}-{key}", oidc, namespace, account, parent=self, statements=statements
+    def _addon(
+        self,
+        chart: str,
+        values: Mapping[str, Any],
+        footprint: ReleaseFootprint,
+        *,
+        after: Sequence[pulumi.Resource] = (),
+        irsa: IrsaSpec | None = None,
+        monitor: MonitorSpec | None = None,
+    ) -> HelmAddon:
+        """A chart released into the namespace its footprint names, after that namespace
+        and ``after``."""
+        return HelmAddon(
+            f"{self._name}-{footprint.release}",
+            HelmAddonArgs(
+                chart=pinned(chart, self._args.charts),
+                release_name=footprint.release,
+                namespace=footprint.namespace,
+                values=values,
+                footprint=footprint,
+                cluster=self._args.cluster,
+                irsa=irsa,
+                monitor=monitor,
+                depends_on=[self._args.namespaces[footprint.namespace], *after],
+                moved_from=self,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _synced_secret(
@@ -458,7 +358,7 @@ class Observability(pulumi.ComponentResource):
         placeholder back.
         """
         args = self._args
-        entry = f"{args.settings.cluster_name}/{path}"
+        entry = f"{args.cluster_name}/{path}"
         secret = aws.secretsmanager.Secret(
             f"{self._name}-{name}",
             name=entry,
@@ -479,7 +379,7 @@ class Observability(pulumi.ComponentResource):
                 what=f"Secrets Manager entry {entry} holds {purpose} (until then it holds "
                 f"placeholders and that integration fails; see {RUNBOOK})",
                 how=(
-                    f"aws secretsmanager put-secret-value --region {args.account.region} "
+                    f"aws secretsmanager put-secret-value --region {args.cluster.account.region} "
                     f"--secret-id {entry} --secret-string '{value}'"
                 ),
                 secret=entry,
@@ -492,20 +392,20 @@ class Observability(pulumi.ComponentResource):
             metadata=self._meta(name, "monitoring"),
             spec={
                 "refreshInterval": "1h",
-                "secretStoreRef": {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"},
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": args.secret_store.name},
                 "target": {"name": name},
                 "data": [
                     {"secretKey": key, "remoteRef": {"key": secret.name, "property": key}}
                     for key in properties
                 ],
             },
-            opts=self._in("monitoring", args.secret_store, placeholder),
+            opts=self._in("monitoring", args.secret_store.resource, placeholder),
         )
 
     # -- metrics ---------------------------------------------------------------------
 
     def _prometheus_stack(self) -> k8s.helm.v3.Release:
-        args, obs = self._args, self._args.settings.observability
+        args, obs = self._args, self._args.settings
         password = random.RandomPassword(
             f"{self._name}-grafana-admin",
             length=32,
@@ -521,171 +421,35 @@ class Observability(pulumi.ComponentResource):
         )
         # Integration keys and the OIDC client secret live in Secrets Manager (values set
         # out of band); External Secrets copies them into the namespace as files.
+        keys_secret, oidc_secret = "alertmanager-integrations", "grafana-oidc"
         keys = self._synced_secret(
-            "alertmanager-integrations",
+            keys_secret,
             ALERTING_SECRET,
             ALERTING_KEYS,
             "the PagerDuty routing key, the Slack webhook URL and the dead-man's-switch URL",
         )
         oidc = self._synced_secret(
-            "grafana-oidc", GRAFANA_OIDC_SECRET, ("client-secret",), "Grafana's OIDC secret"
+            oidc_secret, GRAFANA_OIDC_SECRET, ("client-secret",), "Grafana's OIDC secret"
         )
-        storage = {
-            "volumeClaimTemplate": {
-                "spec": {
-                    "storageClassName": args.storage_class,
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": f"{obs.prometheus_storage_gib}Gi"}},
-                }
-            }
-        }
-        grafana_ini = {
-            "server": {"root_url": self.grafana_url},
-            "auth": {"disable_login_form": True},
-            "auth.generic_oauth": {
-                "enabled": True,
-                "name": "SSO",
-                "client_id": obs.grafana_oidc_client_id,
-                "client_secret": "$__file{/etc/secrets/grafana-oidc/client-secret}",
-                "scopes": "openid profile email groups",
-                "auth_url": f"{obs.grafana_oidc_issuer}/oauth2/v1/authorize",
-                "token_url": f"{obs.grafana_oidc_issuer}/oauth2/v1/token",
-                "api_url": f"{obs.grafana_oidc_issuer}/oauth2/v1/userinfo",
-                "role_attribute_path": (
-                    "contains(groups[*], 'agent-factory-sre') && 'Admin' || 'Viewer'"
-                ),
-                "allow_sign_up": True,
-            },
-        }
-        replicas = 2 if args.settings.environment != "dev" else 1
-        alertmanagers = replicas + 1 if replicas > 1 else 1
-        release = k8s.helm.v3.Release(
-            f"{self._name}-kube-prometheus-stack",
-            name=KPS,
-            chart=KPS,
-            version=obs.kube_prometheus_stack_chart_version,
-            namespace="monitoring",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_REPO),
-            atomic=True,
-            values={
-                # EKS runs these on its managed control plane (kube-proxy metrics listen
-                # on localhost): scraping them yields only down targets and alerts.
-                "kubeControllerManager": {"enabled": False},
-                "kubeScheduler": {"enabled": False},
-                "kubeEtcd": {"enabled": False},
-                "kubeProxy": {"enabled": False},
-                "prometheusOperator": {
-                    "resources": OPERATOR.values(),
-                    "prometheusConfigReloader": {"resources": CONFIG_RELOADER.values()},
-                },
-                "prometheus": {
-                    "prometheusSpec": {
-                        "retention": f"{obs.prometheus_retention_days}d",
-                        "replicas": replicas,
-                        "storageSpec": storage,
-                        # Rules and monitors from every namespace, not only the chart's own.
-                        "ruleSelectorNilUsesHelmValues": False,
-                        "serviceMonitorSelectorNilUsesHelmValues": False,
-                        "podMonitorSelectorNilUsesHelmValues": False,
-                        "probeSelectorNilUsesHelmValues": False,
-                        "securityContext": {**POD_SECURITY, "runAsUser": 1000, "fsGroup": 2000},
-                        "resources": PROMETHEUS.values(),
-                    }
-                },
-                "alertmanager": {
-                    "config": alertmanager_config(),
-                    "alertmanagerSpec": {
-                        "replicas": alertmanagers,
-                        "secrets": ["alertmanager-integrations"],
-                        "securityContext": {**POD_SECURITY, "runAsUser": 1000, "fsGroup": 2000},
-                        "resources": ALERTMANAGER.values(),
-                    },
-                },
-                "grafana": {
-                    "admin": {
-                        "existingSecret": self.grafana_admin_secret,
-                        "userKey": "admin-user",
-                        "passwordKey": "admin-password",
-                    },
-                    "grafana.ini": grafana_ini,
-                    "extraSecretMounts": [
-                        {
-                            "name": "grafana-oidc",
-                            "secretName": "grafana-oidc",
-                            "mountPath": "/etc/secrets/grafana-oidc",
-                            "readOnly": True,
-                        }
-                    ],
-                    "resources": GRAFANA.values(),
-                    "sidecar": {
-                        # Both sidecars (dashboards, datasources) take these.
-                        "resources": GRAFANA_SIDECAR.values(),
-                        "dashboards": {
-                            "enabled": True,
-                            "label": "grafana_dashboard",
-                            "labelValue": "1",
-                            "searchNamespace": "monitoring",
-                        },
-                    },
-                    "persistence": {"enabled": False},
-                    "securityContext": {**POD_SECURITY, "runAsUser": 472, "fsGroup": 472},
-                    "containerSecurityContext": CONTAINER_SECURITY,
-                },
-                "kube-state-metrics": {
-                    "resources": KUBE_STATE_METRICS.values(),
-                    # kube_node_labels carries no labels unless allowed (cost dashboard).
-                    "metricLabelsAllowlist": ["nodes=[eks.amazonaws.com/capacityType]"],
-                },
-                "prometheus-node-exporter": {
-                    "hostNetwork": True,
-                    "resources": NODE_EXPORTER.values(),
-                    # Every node, tainted or not (the system pool is CriticalAddonsOnly).
-                    "tolerations": NODE_AGENT_TOLERATIONS,
-                },
-            },
-            opts=self._in("monitoring", admin, keys, oidc),
+        replicas = 2 if args.environment != "dev" else 1
+        addon = self._addon(
+            kube_prometheus_stack.NAME,
+            kube_prometheus_stack.values(
+                replicas=replicas,
+                retention_days=obs.prometheus_retention_days,
+                storage_gib=obs.prometheus_storage_gib,
+                storage_class=args.storage_class,
+                grafana_url=self.grafana_url,
+                oidc_issuer=obs.grafana_oidc_issuer,
+                oidc_client_id=obs.grafana_oidc_client_id,
+                admin_secret=self.grafana_admin_secret,
+                integrations_secret=keys_secret,
+                oidc_secret=oidc_secret,
+            ),
+            kube_prometheus_stack.footprint(replicas, scraped=PLATFORM_SCRAPES),
+            after=[admin, keys, oidc],
         )
-        self._footprints.append(
-            ReleaseFootprint(
-                KPS,
-                "monitoring",
-                workloads=(
-                    Workload("operator", "Deployment", (OPERATOR,), surge=1),
-                    # The chart's admission-webhook certificate hooks (no resources set).
-                    Workload("admission-create", "Job", (None,)),
-                    Workload("admission-patch", "Job", (None,)),
-                    Workload("prometheus", "StatefulSet", (PROMETHEUS, CONFIG_RELOADER), replicas),
-                    Workload(
-                        "alertmanager",
-                        "StatefulSet",
-                        (ALERTMANAGER, CONFIG_RELOADER),
-                        alertmanagers,
-                    ),
-                    Workload(
-                        "grafana",
-                        "Deployment",
-                        (GRAFANA, GRAFANA_SIDECAR, GRAFANA_SIDECAR),
-                        surge=1,
-                    ),
-                    Workload("kube-state-metrics", "Deployment", (KUBE_STATE_METRICS,), surge=1),
-                    Workload("node-exporter", "DaemonSet", (NODE_EXPORTER,)),
-                ),
-                services=tuple(
-                    Service(name, "ClusterIP")
-                    for name in (
-                        "operator",
-                        "prometheus",
-                        "alertmanager",
-                        "grafana",
-                        "kube-state-metrics",
-                        "node-exporter",
-                    )
-                ),
-                crds=("monitoring.coreos.com",),
-                metrics=_monitor_prefixes(),
-            )
-        )
-        return release
+        return addon.release
 
     def _scrape_platform(self, stack: k8s.helm.v3.Release) -> None:
         """ServiceMonitors for Security's charts: their own would need the CRD before it
@@ -725,49 +489,20 @@ class Observability(pulumi.ComponentResource):
 
     def _peer_probes(self, stack: k8s.helm.v3.Release, urls: pulumi.Input[list[str]]) -> None:
         """Probe the other regions' health endpoints over the internet, as users reach them."""
-        obs = self._args.settings.observability
         replicas = 2
-        exporter = k8s.helm.v3.Release(
-            f"{self._name}-blackbox-exporter",
-            name="blackbox-exporter",
-            chart="prometheus-blackbox-exporter",
-            version=obs.blackbox_exporter_chart_version,
-            namespace="monitoring",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_REPO),
-            atomic=True,
-            values={
-                "fullnameOverride": "blackbox-exporter",
-                "replicas": replicas,
-                "podSecurityContext": {**POD_SECURITY, "runAsUser": 1000, "runAsGroup": 1000},
-                "securityContext": CONTAINER_SECURITY,
-                "resources": BLACKBOX.values(),
-            },
-            opts=self._in("monitoring"),
-        )
-        k8s.apiextensions.CustomResource(
-            f"{self._name}-peer-regions-probe",
-            api_version="monitoring.coreos.com/v1",
+        probe = MonitorSpec(
             kind="Probe",
-            metadata=self._meta(PEER_PROBE_JOB, "monitoring"),
-            spec={
-                "jobName": PEER_PROBE_JOB,
-                "interval": "30s",
-                "module": "http_2xx",
-                "prober": {"url": "blackbox-exporter.monitoring.svc:9115"},
-                "targets": {"staticConfig": {"static": urls}},
-            },
-            opts=self._in("monitoring", stack, exporter),
+            name=PEER_PROBE_JOB,
+            spec=blackbox_exporter.probe_spec(PEER_PROBE_JOB, urls),
+            labels={**self._labels, "app.kubernetes.io/name": PEER_PROBE_JOB},
+            after=[self._args.namespaces["monitoring"], stack],
+            previous_name=f"{self._name}-peer-regions-probe",
         )
-        self._footprints.append(
-            ReleaseFootprint(
-                "blackbox-exporter",
-                "monitoring",
-                workloads=(
-                    Workload("blackbox-exporter", "Deployment", (BLACKBOX,), replicas, surge=1),
-                ),
-                services=(Service("blackbox-exporter", "ClusterIP"),),
-                metrics=(Metrics(("probe_",), via=f"Probe/monitoring/{PEER_PROBE_JOB}"),),
-            )
+        self._addon(
+            blackbox_exporter.CHART,
+            blackbox_exporter.values(replicas),
+            blackbox_exporter.footprint(replicas, via=probe.via),
+            monitor=probe,
         )
 
     def _dashboards(self) -> None:
@@ -787,9 +522,9 @@ class Observability(pulumi.ComponentResource):
         TLS without a secretName: the controller serves its default certificate (the
         *.domain wildcard). Source ranges: the cluster's public access CIDRs when set.
         """
-        args, settings = self._args, self._args.settings
-        host = grafana_host(settings.stack, settings.security.domain)
-        cidrs = settings.cluster.public_access_cidrs
+        args = self._args
+        host = grafana_host(args.stack, args.domain)
+        cidrs = args.public_access_cidrs
         annotations = (
             {"nginx.ingress.kubernetes.io/whitelist-source-range": ",".join(cidrs)}
             if cidrs
@@ -799,7 +534,7 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-grafana-ingress",
             metadata=self._meta("grafana", "monitoring", annotations),
             spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name="nginx",
+                ingress_class_name=args.ingress_class,
                 tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host])],
                 rules=[
                     k8s.networking.v1.IngressRuleArgs(
@@ -811,9 +546,9 @@ class Observability(pulumi.ComponentResource):
                                     path_type="Prefix",
                                     backend=k8s.networking.v1.IngressBackendArgs(
                                         service=k8s.networking.v1.IngressServiceBackendArgs(
-                                            name=GRAFANA_SERVICE,
+                                            name=kube_prometheus_stack.GRAFANA_SERVICE,
                                             port=k8s.networking.v1.ServiceBackendPortArgs(
-                                                name=GRAFANA_PORT
+                                                name=kube_prometheus_stack.GRAFANA_PORT
                                             ),
                                         )
                                     ),
@@ -861,9 +596,9 @@ class Observability(pulumi.ComponentResource):
         }
         policy = aws.cloudwatch.LogResourcePolicy(
             f"{self._name}-opensearch-logs-policy",
-            policy_name=f"{args.settings.cluster_name}-opensearch-logs",
+            policy_name=f"{args.cluster_name}-opensearch-logs",
             policy_document=pulumi.Output.all(
-                args.account.account_id, *[g.arn for g in groups.values()]
+                args.cluster.account.account_id, *[g.arn for g in groups.values()]
             ).apply(
                 lambda v: policy_document(
                     [
@@ -882,7 +617,7 @@ class Observability(pulumi.ComponentResource):
         return groups, policy
 
     def _logs(self) -> pulumi.Output[str]:
-        args, search = self._args, self._args.settings.observability.opensearch
+        args, search = self._args, self._args.settings.opensearch
         child = pulumi.ResourceOptions(parent=self)
         sg = nodes_only_security_group(
             f"{self._name}-opensearch-sg",
@@ -893,23 +628,28 @@ class Observability(pulumi.ComponentResource):
             parent=self,
         )
         # Its write policy needs the domain's ARN, so it is attached below.
-        fluent_role = self._irsa("fluent-bit", "logging", "fluent-bit")
+        fluent_role = IrsaRole(
+            f"{self._name}-fluent-bit",
+            args.cluster.oidc,
+            fluent_bit.NAMESPACE,
+            fluent_bit.SERVICE_ACCOUNT,
+            parent=self,
+        )
         # The domain's master user: only the setup Job's service account may assume it. It
         # maps the shipper and the SREs to their OpenSearch roles and applies retention.
         admin = opensearch_admin_role(
             f"{self._name}-opensearch-admin",
-            OidcProvider(args.oidc_provider_arn, args.oidc_provider_url),
+            args.cluster.oidc,
             parent=self,
         )
-        account = args.account
+        account = args.cluster.account
         identity = pulumi.Output.all(account.partition, account.account_id)
         sre_roles: list[pulumi.Output[str]] = [
-            identity.apply(functools.partial(_role_arn_in, role))
-            for role in args.settings.cluster.admin_roles
+            identity.apply(functools.partial(_role_arn_in, role)) for role in args.sre_roles
         ]
         count = search.instance_count
         # OpenSearch allows 28 characters: af-<stack>-logs fits every stack name we use.
-        domain_name = f"af-{args.settings.stack}-logs"
+        domain_name = f"af-{args.stack}-logs"
         log_groups, log_policy = self._log_groups(domain_name)
         domain = aws.opensearch.Domain(
             f"{self._name}-opensearch",
@@ -977,51 +717,18 @@ class Observability(pulumi.ComponentResource):
         )
         aws.iam.RolePolicy(
             f"{self._name}-fluent-bit-write",
-            role=fluent_role.id,
-            policy=domain.arn.apply(
-                lambda arn: policy_document(
-                    [
-                        {
-                            "Effect": "Allow",
-                            "Action": ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"],
-                            "Resource": f"{arn}/*",
-                        }
-                    ]
-                )
-            ),
+            role=fluent_role.role.id,
+            policy=domain.arn.apply(lambda arn: policy_document(fluent_bit.policy(arn))),
             opts=child,
         )
-        obs = args.settings.observability
-        k8s.helm.v3.Release(
-            f"{self._name}-fluent-bit",
-            name="fluent-bit",
-            chart="fluent-bit",
-            version=obs.fluent_bit_chart_version,
-            namespace="logging",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=FLUENT_REPO),
-            atomic=True,
-            values={
-                "serviceAccount": {
-                    "name": "fluent-bit",
-                    "annotations": {"eks.amazonaws.com/role-arn": fluent_role.arn},
-                },
-                "resources": FLUENT_BIT.values(),
-                # Every node ships logs, the tainted system pool included.
-                "tolerations": NODE_AGENT_TOLERATIONS,
-                "securityContext": {**CONTAINER_SECURITY, "runAsNonRoot": False},
-                "config": {
-                    "outputs": domain.endpoint.apply(
-                        lambda host: (
-                            "[OUTPUT]\n    Name opensearch\n    Match kube.*\n"
-                            f"    Host {host}\n    Port 443\n    tls On\n    AWS_Auth On\n"
-                            f"    AWS_Region {args.account.region}\n    Logstash_Format On\n"
-                            "    Logstash_Prefix logs\n    Suppress_Type_Name On\n"
-                            "    Retry_Limit 5\n"
-                        )
-                    ),
-                },
-            },
-            opts=self._in("logging"),
+        self._addon(
+            fluent_bit.NAME,
+            fluent_bit.values(
+                annotations=fluent_role.annotations,
+                opensearch_endpoint=domain.endpoint,
+                region=account.region,
+            ),
+            fluent_bit.footprint(),
         )
         OpenSearchSetup(
             f"{self._name}-opensearch-setup",
@@ -1033,144 +740,45 @@ class Observability(pulumi.ComponentResource):
                 fluent_bit_role_arn=fluent_role.arn,
                 sre_role_arns=sre_roles,
                 retention_days=search.retention_days,
-                k8s_provider=args.k8s_provider,
+                k8s_provider=args.cluster.k8s_provider,
                 labels=self._labels,
                 namespace_depends_on=[args.namespaces["logging"]],
             ),
             opts=pulumi.ResourceOptions(parent=self),
-        )
-        self._footprints.append(
-            ReleaseFootprint(
-                "fluent-bit",
-                "logging",
-                workloads=(Workload("fluent-bit", "DaemonSet", (FLUENT_BIT,)),),
-                services=(Service("fluent-bit", "ClusterIP"),),
-            )
         )
         return domain.endpoint
 
     # -- traces ----------------------------------------------------------------------
 
     def _traces(self) -> None:
-        args, obs = self._args, self._args.settings.observability
-        role = self._irsa(
-            "tempo",
-            "tracing",
-            "tempo",
-            pulumi.Output.all(args.traces_bucket_arn, args.s3_key_arn).apply(
-                lambda v: [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                        "Resource": f"{v[0]}/traces/*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:ListBucket",
-                        "Resource": v[0],
-                        "Condition": {"StringLike": {"s3:prefix": ["traces/*"]}},
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                        "Resource": v[1],
-                    },
-                ]
+        args, obs = self._args, self._args.settings
+        account = args.cluster.account
+        traces = self._addon(
+            tempo.NAME,
+            tempo.values(
+                retention_days=args.traces_retention_days,
+                bucket=args.traces_bucket,
+                region=account.region,
+                dns_suffix=account.dns_suffix,
+            ),
+            tempo.footprint(),
+            irsa=IrsaSpec(
+                tempo.SERVICE_ACCOUNT,
+                pulumi.Output.all(args.traces_bucket_arn, args.s3_key_arn).apply(
+                    lambda v: tempo.policy(v[0], v[1])
+                ),
             ),
         )
-        tempo = k8s.helm.v3.Release(
-            f"{self._name}-tempo",
-            name="tempo",
-            chart="tempo",
-            version=obs.tempo_chart_version,
-            namespace="tracing",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_REPO),
-            atomic=True,
-            values={
-                "serviceAccount": {
-                    "name": "tempo",
-                    "annotations": {"eks.amazonaws.com/role-arn": role.arn},
-                },
-                "tempo": {
-                    "retention": f"{args.settings.data_stores.storage.traces_retention_days * 24}h",
-                    "storage": {
-                        "trace": {
-                            "backend": "s3",
-                            "s3": {
-                                "bucket": args.traces_bucket,
-                                "prefix": "traces",
-                                "endpoint": f"s3.{args.account.region}.amazonaws.com",
-                            },
-                        }
-                    },
-                    "resources": TEMPO.values(),
-                    "securityContext": CONTAINER_SECURITY,
-                    # The root filesystem is read-only: the WAL needs a writable /var/tempo.
-                    "extraVolumeMounts": [{"name": "tempo-data", "mountPath": "/var/tempo"}],
-                },
-                "extraVolumes": [{"name": "tempo-data", "emptyDir": {}}],
-                "securityContext": {**POD_SECURITY, "runAsUser": 10001, "fsGroup": 10001},
-            },
-            opts=self._in("tracing"),
-        )
-        collectors = 2 if args.settings.environment != "dev" else 1
-        k8s.helm.v3.Release(
-            f"{self._name}-otel-collector",
-            name="otel-collector",
-            chart="opentelemetry-collector",
-            version=obs.otel_collector_chart_version,
-            namespace="tracing",
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=OTEL_REPO),
-            atomic=True,
-            values={
-                "mode": "deployment",
-                "replicaCount": collectors,
-                "image": {"repository": "otel/opentelemetry-collector-contrib"},
-                "resources": OTEL_COLLECTOR.values(),
-                "securityContext": CONTAINER_SECURITY,
-                "podSecurityContext": POD_SECURITY,
-                "config": {
-                    "processors": {**tempo_sampling(obs.trace_sampling_percent), "batch": {}},
-                    "exporters": {
-                        "otlp": {"endpoint": "tempo.tracing.svc:4317", "tls": {"insecure": True}}
-                    },
-                    "service": {
-                        "pipelines": {
-                            "traces": {
-                                "receivers": ["otlp"],
-                                "processors": ["probabilistic_sampler", "batch"],
-                                "exporters": ["otlp"],
-                            }
-                        }
-                    },
-                },
-            },
-            opts=self._in("tracing", tempo),
-        )
-        self._footprints.extend(
-            [
-                ReleaseFootprint(
-                    "tempo",
-                    "tracing",
-                    # The chart's tempo-query sidecar is off by default.
-                    workloads=(Workload("tempo", "StatefulSet", (TEMPO,)),),
-                    services=(Service("tempo", "ClusterIP"),),
-                ),
-                ReleaseFootprint(
-                    "otel-collector",
-                    "tracing",
-                    workloads=(
-                        Workload(
-                            "opentelemetry-collector",
-                            "Deployment",
-                            (OTEL_COLLECTOR,),
-                            collectors,
-                            surge=1,
-                        ),
-                    ),
-                    services=(Service("opentelemetry-collector", "ClusterIP"),),
-                ),
-            ]
+        collectors = 2 if args.environment != "dev" else 1
+        self._addon(
+            otel_collector.CHART,
+            otel_collector.values(
+                replicas=collectors,
+                sampling_percent=obs.trace_sampling_percent,
+                tempo_endpoint=tempo.OTLP_ENDPOINT,
+            ),
+            otel_collector.footprint(collectors),
+            after=[traces.release],
         )
 
     # -- AWS alarms ------------------------------------------------------------------
@@ -1178,16 +786,16 @@ class Observability(pulumi.ComponentResource):
     def _alarm_subscription(self, topic: aws.sns.Topic) -> None:
         """PagerDuty's CloudWatch integration over HTTPS, or the prerequisite to set it."""
         args = self._args
-        endpoint = args.settings.observability.alarm_endpoint
+        endpoint = args.settings.alarm_endpoint
         if endpoint is None:
             self._prerequisites.append(
                 Prerequisite(
-                    what=f"the alarm topic {args.settings.cluster_name}-alarms has a "
+                    what=f"the alarm topic {args.cluster_name}-alarms has a "
                     "subscriber (until then data-store alarms reach no one)",
                     how=(
                         "pulumi config set --secret --path observability.alarmEndpoint "
                         "'https://events.pagerduty.com/integration/<key>/enqueue' "
-                        f"-s {args.settings.stack}"
+                        f"-s {args.stack}"
                     ),
                 )
             )
@@ -1207,7 +815,7 @@ class Observability(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(
             f"{self._name}-alarms",
-            name=f"{args.settings.cluster_name}-alarms",
+            name=f"{args.cluster_name}-alarms",
             kms_master_key_id=args.logs_key_arn,
             opts=child,
         )
@@ -1222,11 +830,10 @@ class Observability(pulumi.ComponentResource):
                 alarms.append(
                     (f"rds-{suffix}", "AWS/RDS", {"DBInstanceIdentifier": identifier}, spec)
                 )
-        for node in args.cache_node_ids:
-            shard, member = node.rsplit("-", 2)[-2:]
+        for node in args.cache_nodes:
             for spec in CACHE_ALARMS:
                 alarms.append(
-                    (f"cache-{shard}-{member}", "AWS/ElastiCache", {"CacheClusterId": node}, spec)
+                    (f"cache-{node.label}", "AWS/ElastiCache", {"CacheClusterId": node.id}, spec)
                 )
         for prefix, namespace, dimensions, spec in alarms:
             aws.cloudwatch.MetricAlarm(

@@ -33,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.iam import OidcProvider, irsa_role, policy_document
+from components.iam import IrsaRole, OidcProvider, policy_document
 
 SCRIPT = Path(__file__).resolve().with_name("opensearch_setup_job.py")
 # Debian's python3 with the standard library is all the script needs (no botocore: it
@@ -186,13 +186,13 @@ def admin_http_statements(domain_arn: str) -> list[dict[str, Any]]:
 
 def opensearch_admin_role(
     name: str, oidc: OidcProvider, *, parent: pulumi.Resource, namespace: str = NAMESPACE
-) -> aws.iam.Role:
+) -> IrsaRole:
     """The IRSA role only ``<namespace>/opensearch-admin`` may assume; the domain's master.
 
     Created before the domain (which names it), so its HTTP permissions on the domain are
     attached by :class:`OpenSearchSetup`, which knows the domain's ARN.
     """
-    return irsa_role(name, oidc, namespace, SERVICE_ACCOUNT, parent=parent)
+    return IrsaRole(name, oidc, namespace, SERVICE_ACCOUNT, parent=parent)
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class OpenSearchSetupArgs:
     domain_arn: pulumi.Input[str]
     region: str
     # From opensearch_admin_role(); also the domain's master_user_arn.
-    admin_role: aws.iam.Role
+    admin_role: IrsaRole
     fluent_bit_role_arn: pulumi.Input[str]
     sre_role_arns: Sequence[pulumi.Input[str]]
     retention_days: int
@@ -237,7 +237,7 @@ class OpenSearchSetup(pulumi.ComponentResource):
 
         http = aws.iam.RolePolicy(
             f"{name}-admin-http",
-            role=args.admin_role.id,
+            role=args.admin_role.role.id,
             policy=pulumi.Output.from_input(args.domain_arn).apply(
                 lambda arn: policy_document(admin_http_statements(arn))
             ),
@@ -249,7 +249,7 @@ class OpenSearchSetup(pulumi.ComponentResource):
                 name=SERVICE_ACCOUNT,
                 namespace=args.namespace,
                 labels=labels,
-                annotations={"eks.amazonaws.com/role-arn": args.admin_role.arn},
+                annotations=args.admin_role.annotations,
             ),
             opts=in_namespace,
         )

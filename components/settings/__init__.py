@@ -24,7 +24,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from components.network.addressing import AddressingError
+from components.addressing import AddressingError
 from components.offerings import check_region
 from components.settings.base import (
     ENVIRONMENTS,

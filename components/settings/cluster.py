@@ -11,7 +11,6 @@ from pydantic import Field, field_validator, model_validator
 
 from components.offerings import check_instance_type, is_graviton
 from components.settings.base import (
-    ChartVersion,
     KeyedError,
     LogRetentionDays,
     SettingsModel,
@@ -203,7 +202,6 @@ def check_pool_names(pools: dict[str, NodePoolSettings]) -> None:
 class AutoscalerSettings(SettingsModel):
     """cluster-autoscaler (scales the node pools) and metrics-server (resource metrics)."""
 
-    chart_version: ChartVersion = Field("9.54.0", description="cluster-autoscaler chart version.")
     image_tag: str = Field(
         "v1.35.0",
         description="cluster-autoscaler image tag; its minor must equal cluster.version's "
@@ -211,11 +209,6 @@ class AutoscalerSettings(SettingsModel):
     )
     scale_down_utilization_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.5, description="Node utilization below which the autoscaler removes a node (0-1)."
-    )
-    metrics_server_chart_version: ChartVersion = Field(
-        "3.13.1",
-        description="metrics-server chart version (the resource metrics API behind "
-        "kubectl top and CPU/memory HPAs).",
     )
 
     @field_validator("image_tag")

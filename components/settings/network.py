@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.network.addressing import SubnetPlan, plan_subnets
+from components.addressing import SubnetPlan, plan_subnets
 from components.settings.base import KeyedError, LogRetentionDays, SettingsModel
 
 # Private nodes pull images, assume roles, ship logs and join the cluster through these.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from components.settings.base import ChartVersion, SettingsModel
+from components.settings.base import SettingsModel
 
 # The latency SLI counts requests in the ingress-nginx histogram bucket le="<latency>".
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -60,21 +61,6 @@ class OpenSearchSettings(SettingsModel):
 class ObservabilitySettings(SettingsModel):
     """Prometheus, Grafana, Fluent Bit, OpenTelemetry and Tempo, SLOs and alarms."""
 
-    kube_prometheus_stack_chart_version: ChartVersion = Field(
-        "79.5.0", description="kube-prometheus-stack chart version."
-    )
-    blackbox_exporter_chart_version: ChartVersion = Field(
-        "11.17.2",
-        description="prometheus-blackbox-exporter chart version (probes the other regions' "
-        "health endpoints in multi-region stacks).",
-    )
-    fluent_bit_chart_version: ChartVersion = Field(
-        "0.54.0", description="fluent-bit chart version."
-    )
-    otel_collector_chart_version: ChartVersion = Field(
-        "0.140.0", description="opentelemetry-collector chart version."
-    )
-    tempo_chart_version: ChartVersion = Field("1.24.0", description="tempo chart version.")
     prometheus_retention_days: Annotated[int, Field(ge=1, le=365)] = Field(
         30, description="Days Prometheus keeps metrics."
     )
@@ -105,8 +91,9 @@ class ObservabilitySettings(SettingsModel):
     @field_validator("grafana_oidc_issuer")
     @classmethod
     def _check_issuer(cls, value: str) -> str:
-        if not value.startswith("https://"):
-            raise ValueError(f"'{value}' must be an https issuer URL")
+        url = urlsplit(value)
+        if url.scheme != "https" or not url.hostname:
+            raise ValueError(f"'{value}' must be an https issuer URL with a host")
         return value.rstrip("/")
 
     @field_validator("alarm_endpoint")

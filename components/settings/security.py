@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import EmailStr, Field, field_validator, model_validator
 
-from components.settings.base import DOMAIN, ChartVersion, KeyedError, SettingsModel, is_iam_role
+from components.settings.base import DOMAIN, KeyedError, SettingsModel, is_iam_role
 
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 _ORIGIN = re.compile(r"^https://([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}(:\d+)?$")
@@ -104,8 +104,6 @@ class TenantSettings(SettingsModel):
 class IngressSettings(SettingsModel):
     """ingress-nginx, the public entry point."""
 
-    # ingress-nginx is retired upstream (last releases March 2026); see docs/architecture.md.
-    chart_version: ChartVersion = Field("4.14.1", description="ingress-nginx chart version.")
     replicas: Annotated[int, Field(ge=1, le=20)] = Field(3, description="Controller replicas.")
     rate_limit_rps: Annotated[int, Field(ge=1)] = Field(
         1000, description="Requests per second allowed per client IP (burst twice that)."
@@ -128,7 +126,7 @@ class SecuritySettings(SettingsModel):
     """Namespaces, tenants, ingress, certificates and the account's guards."""
 
     domain: str = Field("greenlang.ai", description="DNS domain the platform serves.")
-    acme_email: str = Field(
+    acme_email: EmailStr = Field(
         "platform-sre@greenlang.ai", description="Let's Encrypt account e-mail of cert-manager."
     )
     hosted_zone_id: str | None = Field(
@@ -137,13 +135,6 @@ class SecuritySettings(SettingsModel):
     )
     ingress: IngressSettings = Field(
         IngressSettings(), description="ingress-nginx, the public entry point."
-    )
-    # Versions shown to exist upstream (cert-manager v1.21.2 was never released).
-    cert_manager_chart_version: ChartVersion = Field(
-        "v1.21.1", description="cert-manager chart version."
-    )
-    external_secrets_chart_version: ChartVersion = Field(
-        "2.10.0", description="external-secrets chart version."
     )
     platform_replicas: Annotated[int, Field(ge=1, le=10)] = Field(
         3,
