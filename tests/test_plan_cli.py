@@ -96,6 +96,7 @@ def _project_copy(tmp_path: Path, stack_yaml: str) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "components", tmp_path / "components")
     shutil.copytree(ROOT / "tools", tmp_path / "tools")
+    shutil.copytree(ROOT / "policy", tmp_path / "policy")
     (tmp_path / "Pulumi.broken.yaml").write_text(stack_yaml)
     return tmp_path
 
@@ -203,3 +204,86 @@ def test_a_broken_peer_stack_is_named_in_one_line(
         "error: referenced stack prod-eu-west-1: agent-factory:network.vpcCidr: '10.2.0.0/33' "
         "is not an IPv4 CIDR block ('33' is not a valid netmask)"
     ]
+
+
+def test_an_unknown_enforcement_level_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project_copy(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text())
+    (root / "policy" / "config" / "broken.json").write_text('{"s3-versioning": "strict"}\n')
+    assert main(["broken"], root=root) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: ") and "strict" in err[0], err
+
+
+def test_a_policy_pack_that_does_not_start_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project_copy(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text())
+    (root / "policy" / "__main__.py").write_text('raise SystemExit("pack broken")\n')
+    assert main(["broken"], root=root) == 3
+    assert capsys.readouterr().err.strip() == (
+        "internal error: policy pack did not start: pack broken"
+    )
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        (
+            "  aws:region: mars-east-1\n",
+            "error: aws:region: 'mars-east-1' is not an AWS region (e.g. us-east-1)",
+        ),
+        (
+            "  agent-factory:nodePools:\n    worker: {instanceTypes: [m6i.huge]}\n",
+            "error: agent-factory:nodePools.worker.instanceTypes: 'm6i.huge' is not an EC2 "
+            "instance type (e.g. m6i.xlarge)",
+        ),
+        (
+            "  agent-factory:dataStores:\n    postgres: {engineVersion: '12'}\n",
+            "error: agent-factory:dataStores.postgres.engineVersion: PostgreSQL 12 is not "
+            "offered by RDS; majors 14-18",
+        ),
+        (
+            "  agent-factory:network:\n"
+            "    availabilityZones: [eu-west-1a, eu-west-1b, eu-west-1c]\n",
+            "error: agent-factory:network.availabilityZones: ['eu-west-1a', 'eu-west-1b', "
+            "'eu-west-1c'] are not zones of us-east-1",
+        ),
+        (
+            "  agent-factory:security:\n    acmeEmail: sre-at-greenlang.ai\n",
+            "error: agent-factory:security.acmeEmail: value is not a valid email address: An "
+            "email address must have an @-sign.",
+        ),
+        (
+            "  agent-factory:observability:\n    grafanaOidcIssuer: https://\n",
+            "error: agent-factory:observability.grafanaOidcIssuer: 'https://' must be an https "
+            "issuer URL with a host",
+        ),
+    ],
+)
+def test_values_aws_would_reject_exit_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, line: str
+) -> None:
+    base = "config:\n  agent-factory:environment: dev\n  agent-factory:account: dev\n"
+    region = "" if "aws:region" in setting else "  aws:region: us-east-1\n"
+    root = _project_copy(tmp_path, base + region + setting)
+    assert main(["broken", "--no-policy"], root=root) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [line]
+
+
+def test_a_stack_name_too_long_for_derived_names_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project_copy(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text())
+    long_name = "a-stack-name-far-too-long"
+    (root / "Pulumi.broken.yaml").rename(root / f"Pulumi.{long_name}.yaml")
+    assert main([long_name, "--no-policy"], root=root) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .startswith(
+            f"error: stack '{long_name}': names derived from it need 1-20 lowercase letters"
+        )
+    )

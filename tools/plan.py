@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from tools.checks import ChecksResult, StackPlan, run_checks
-from tools.gate import GateError, GateResult, run_gate
+from tools.gate import GateError, GateResult, PackError, run_gate
 from tools.stackconfig import StackConfigError, available_stacks, stack_settings
 from tools.synth import ROOT, Plan, PlannedRead, PlannedResource, SynthError, synth
 
@@ -172,7 +172,7 @@ def _preview(args: argparse.Namespace, root: Path, console: Console) -> int:
     console.print(render_summary(plan))
     result: GateResult | None = None
     if not args.no_policy:
-        result = run_gate(plan)
+        result = run_gate(plan, root / "policy")
         console.print(render_policy(result))
     checks = run_checks(plan, account_peers(plan, root))
     console.print(render_checks(checks))
@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     error_console = Console(stderr=True, soft_wrap=True)
     try:
         return _preview(args, root, Console())
+    except PackError as exc:
+        error_console.print(f"[red]internal error:[/red] {exc}", highlight=False)
+        return EXIT_INTERNAL
     except (StackConfigError, SynthError, GateError, UsageError) as exc:
         error_console.print(f"[red]error:[/red] {exc}", highlight=False)
         return EXIT_USAGE
