@@ -528,7 +528,7 @@ def test_job_is_restricted_bounded_and_named_by_content(plan: Plan) -> None:
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
     assert pod["serviceAccountName"] == "opensearch-admin"
-    assert pod["automountServiceAccountToken"] is True
+    assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"] == {
         "runAsNonRoot": True,
         "runAsUser": 65534,

@@ -251,6 +251,9 @@ class OpenSearchSetup(pulumi.ComponentResource):
                 labels=labels,
                 annotations=args.admin_role.annotations,
             ),
+            # The EKS pod identity webhook mounts the web identity token itself; the
+            # script never calls the Kubernetes API.
+            automount_service_account_token=False,
             opts=in_namespace,
         )
         config_json = pulumi.Output.all(
@@ -312,10 +315,9 @@ class OpenSearchSetup(pulumi.ComponentResource):
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=account.metadata.name,
-                        # Only for IRSA: the webhook projects the web identity token into
-                        # the pod; the script never calls the Kubernetes API, and the
-                        # service account has no RBAC bindings.
-                        automount_service_account_token=True,
+                        # No API token: IRSA's web identity token is a separate volume the
+                        # webhook adds, and the script never calls the Kubernetes API.
+                        automount_service_account_token=False,
                         restart_policy="Never",
                         security_context=k8s.core.v1.PodSecurityContextArgs(
                             run_as_non_root=True,

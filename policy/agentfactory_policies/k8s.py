@@ -462,10 +462,6 @@ RULES = [
         AREA,
         resource_check=sa_token_declared,
         types=frozenset({"kubernetes:core/v1:ServiceAccount"}),
-        # Off until components/security.py declares the token on its IRSA service accounts
-        # (agent-factory, agent-runtime, monitoring): only their owners know whether those
-        # pods call the Kubernetes API. Then this line goes and the rule is mandatory.
-        level="disabled",
     ),
     Rule(
         "k8s-tenant-services-internal",
