@@ -42,13 +42,14 @@ class _Context:
     account_id: str
     region: str
     trail_name: str
+    dns_suffix: str = "amazonaws.com"
 
     @property
     def root(self) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:root"
 
     def via(self, *services: str) -> list[str]:
-        return [f"{service}.{self.region}.amazonaws.com" for service in services]
+        return [f"{service}.{self.region}.{self.dns_suffix}" for service in services]
 
 
 # The EBS key policy names this account-wide role; KMS rejects a policy whose principal does
@@ -111,7 +112,7 @@ def logs_key_policy(ctx: _Context) -> str:
         {
             "Sid": "CloudWatchLogs",
             "Effect": "Allow",
-            "Principal": {"Service": f"logs.{ctx.region}.amazonaws.com"},
+            "Principal": {"Service": f"logs.{ctx.region}.{ctx.dns_suffix}"},
             "Action": _USE,
             "Resource": "*",
             "Condition": {
@@ -230,9 +231,9 @@ class Keys(pulumi.ComponentResource):
             "agentfactory:platform:Keys", name, None, pulumi.ResourceOptions.merge(opts, moved)
         )
         account = args.account
-        context = pulumi.Output.all(account.partition, account.account_id).apply(
-            lambda v: _Context(v[0], v[1], account.region, args.trail_name)
-        )
+        context = pulumi.Output.all(
+            account.partition, account.account_id, account.dns_suffix
+        ).apply(lambda v: _Context(v[0], v[1], account.region, args.trail_name, v[2]))
         # Keys outlive a stack deletion in prod: data encrypted with them may still exist.
         stateful = pulumi.ResourceOptions(
             parent=self, protect=args.protect, retain_on_delete=args.protect
