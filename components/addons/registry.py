@@ -91,6 +91,39 @@ class HelmAddonArgs:
             )
 
 
+def install(
+    owner: pulumi.Resource,
+    owner_name: str,
+    chart: Chart,
+    *,
+    values: Mapping[str, Any],
+    footprint: ReleaseFootprint,
+    cluster: ClusterContext,
+    depends_on: Sequence[pulumi.Resource],
+    irsa: IrsaSpec | None = None,
+    monitor: MonitorSpec | None = None,
+) -> HelmAddon:
+    """The add-on a component installs: ``<owner>-<release>``, its child, released into the
+    namespace its footprint names. The owner created these releases before the registry
+    existed, so it is also what their aliases point back to."""
+    return HelmAddon(
+        f"{owner_name}-{footprint.release}",
+        HelmAddonArgs(
+            chart=chart,
+            release_name=footprint.release,
+            namespace=footprint.namespace,
+            values=values,
+            footprint=footprint,
+            cluster=cluster,
+            irsa=irsa,
+            monitor=monitor,
+            depends_on=depends_on,
+            moved_from=owner,
+        ),
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+
+
 def with_annotations(
     values: Mapping[str, Any], path: Sequence[str], annotations: Mapping[str, pulumi.Input[str]]
 ) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from components.addons import (
     tempo,
 )
 from components.addons.charts import pinned
-from components.addons.registry import HelmAddon, HelmAddonArgs, IrsaSpec, MonitorSpec
+from components.addons.registry import HelmAddon, IrsaSpec, MonitorSpec, install
 from components.context import ClusterContext
 from components.data.datastores import CacheNode
 from components.footprint import Metrics, ReleaseFootprint
@@ -330,21 +330,16 @@ class Observability(pulumi.ComponentResource):
     ) -> HelmAddon:
         """A chart released into the namespace its footprint names, after that namespace
         and ``after``."""
-        return HelmAddon(
-            f"{self._name}-{footprint.release}",
-            HelmAddonArgs(
-                chart=pinned(chart, self._args.charts),
-                release_name=footprint.release,
-                namespace=footprint.namespace,
-                values=values,
-                footprint=footprint,
-                cluster=self._args.cluster,
-                irsa=irsa,
-                monitor=monitor,
-                depends_on=[self._args.namespaces[footprint.namespace], *after],
-                moved_from=self,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        return install(
+            self,
+            self._name,
+            pinned(chart, self._args.charts),
+            values=values,
+            footprint=footprint,
+            cluster=self._args.cluster,
+            depends_on=[self._args.namespaces[footprint.namespace], *after],
+            irsa=irsa,
+            monitor=monitor,
         )
 
     def _synced_secret(

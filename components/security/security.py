@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.addons import cert_manager, external_secrets, ingress_nginx
 from components.addons.charts import pinned
-from components.addons.registry import HelmAddon, HelmAddonArgs, IrsaSpec
+from components.addons.registry import HelmAddon, IrsaSpec, install
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
 from components.context import ClusterContext
 from components.footprint import ReleaseFootprint
@@ -387,20 +387,15 @@ class Security(pulumi.ComponentResource):
         irsa: IrsaSpec | None = None,
     ) -> HelmAddon:
         """A chart released into the fenced namespace its footprint names."""
-        return HelmAddon(
-            f"{self._name}-{footprint.release}",
-            HelmAddonArgs(
-                chart=pinned(chart, self._args.charts),
-                release_name=footprint.release,
-                namespace=footprint.namespace,
-                values=values,
-                footprint=footprint,
-                cluster=self._args.cluster,
-                irsa=irsa,
-                depends_on=[self._fenced[footprint.namespace]],
-                moved_from=self,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        return install(
+            self,
+            self._name,
+            pinned(chart, self._args.charts),
+            values=values,
+            footprint=footprint,
+            cluster=self._args.cluster,
+            depends_on=[self._fenced[footprint.namespace]],
+            irsa=irsa,
         )
 
     def _irsa_role(
