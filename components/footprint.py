@@ -10,6 +10,7 @@ admission and wiring checks (``tools/checks.py``) read them from the plan.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,6 +52,16 @@ class Workload:
     containers: tuple[Resources | None, ...]
     replicas: int = 1
     surge: int = 0
+
+    @classmethod
+    def deployment(cls, name: str, *containers: Resources | None, replicas: int) -> Workload:
+        """A Deployment with the default RollingUpdate, whose surge pods need quota too."""
+        return cls(name, "Deployment", containers, replicas=replicas, surge=rolling_surge(replicas))
+
+
+def rolling_surge(replicas: int) -> int:
+    """Extra pods a Deployment's default RollingUpdate (maxSurge 25 %, rounded up) starts."""
+    return math.ceil(replicas / 4)
 
 
 @dataclass(frozen=True)

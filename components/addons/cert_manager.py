@@ -7,7 +7,7 @@ from typing import Any
 
 from components.addons.scheduling import min_two_available
 from components.footprint import Metrics, ReleaseFootprint, Resources, Service, Workload
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
+from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
 
 NAME = "cert-manager"
 NAMESPACE = "cert-manager"
@@ -89,27 +89,9 @@ def footprint(replicas: int) -> ReleaseFootprint:
         release=NAME,
         namespace=NAMESPACE,
         workloads=(
-            Workload(
-                "controller",
-                "Deployment",
-                (CONTROLLER,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
-            Workload(
-                "webhook",
-                "Deployment",
-                (WEBHOOK,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
-            Workload(
-                "cainjector",
-                "Deployment",
-                (CAINJECTOR,),
-                replicas=cainjectors,
-                surge=rolling_surge(cainjectors),
-            ),
+            Workload.deployment("controller", CONTROLLER, replicas=replicas),
+            Workload.deployment("webhook", WEBHOOK, replicas=replicas),
+            Workload.deployment("cainjector", CAINJECTOR, replicas=cainjectors),
             # Post-install hook that waits for the webhook.
             Workload("startupapicheck", "Job", (STARTUPAPICHECK,)),
         ),

@@ -9,7 +9,6 @@ import pulumi
 
 from components.addons.scheduling import SYSTEM_PLACEMENT
 from components.footprint import ReleaseFootprint, Resources, Service, Workload
-from components.k8s.namespaces import rolling_surge
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -103,15 +102,7 @@ def footprint(replicas: int) -> ReleaseFootprint:
     return ReleaseFootprint(
         release=NAME,
         namespace=NAMESPACE,
-        workloads=(
-            Workload(
-                "controller",
-                "Deployment",
-                (RESOURCES,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
-        ),
+        workloads=(Workload.deployment("controller", RESOURCES, replicas=replicas),),
         # The chart's metrics Service (service.create defaults to true).
         services=(Service("cluster-autoscaler-aws-cluster-autoscaler", "ClusterIP"),),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from components.addons.scheduling import min_two_available
 from components.footprint import ReleaseFootprint, Resources, Service, Workload
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
+from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
 
 NAME = "external-secrets"
 NAMESPACE = "external-secrets"
@@ -74,26 +74,9 @@ def footprint(replicas: int) -> ReleaseFootprint:
         release=NAME,
         namespace=NAMESPACE,
         workloads=(
-            Workload(
-                "controller",
-                "Deployment",
-                (CONTROLLER,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
-            Workload(
-                "webhook",
-                "Deployment",
-                (WEBHOOK,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
-            Workload(
-                "cert-controller",
-                "Deployment",
-                (CERT_CONTROLLER,),
-                surge=rolling_surge(1),
-            ),
+            Workload.deployment("controller", CONTROLLER, replicas=replicas),
+            Workload.deployment("webhook", WEBHOOK, replicas=replicas),
+            Workload.deployment("cert-controller", CERT_CONTROLLER, replicas=1),
         ),
         # Metrics Services are off by default; only the webhook's is rendered.
         services=(Service("external-secrets-webhook", "ClusterIP"),),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.footprint import Metrics, ReleaseFootprint, Resources, Service, Workload
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
+from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
 
 NAME = "ingress-nginx"
 NAMESPACE = "ingress-nginx"
@@ -108,13 +108,7 @@ def footprint(replicas: int) -> ReleaseFootprint:
         release=NAME,
         namespace=NAMESPACE,
         workloads=(
-            Workload(
-                "controller",
-                "Deployment",
-                (CONTROLLER,),
-                replicas=replicas,
-                surge=rolling_surge(replicas),
-            ),
+            Workload.deployment("controller", CONTROLLER, replicas=replicas),
             # Helm hooks that create and patch the admission webhook's certificate.
             Workload("admission-create", "Job", (ADMISSION_JOB,)),
             Workload("admission-patch", "Job", (ADMISSION_JOB,)),

@@ -7,7 +7,7 @@ from typing import Any
 
 from components.addons.scheduling import SYSTEM_PLACEMENT
 from components.footprint import ReleaseFootprint, Resources, Service, Workload
-from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY, rolling_surge
+from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
 
 NAME = "metrics-server"
 NAMESPACE = "kube-system"
@@ -42,10 +42,6 @@ def footprint(replicas: int) -> ReleaseFootprint:
     return ReleaseFootprint(
         release=NAME,
         namespace=NAMESPACE,
-        workloads=(
-            Workload(
-                NAME, "Deployment", (RESOURCES,), replicas=replicas, surge=rolling_surge(replicas)
-            ),
-        ),
+        workloads=(Workload.deployment(NAME, RESOURCES, replicas=replicas),),
         services=(Service(NAME, "ClusterIP"),),
     )

@@ -82,11 +82,6 @@ def with_daemonset(base: Quota, agent: Resources, nodes: int) -> Quota:
     )
 
 
-def rolling_surge(replicas: int) -> int:
-    """Extra pods a Deployment's default RollingUpdate (maxSurge 25 %, rounded up) starts."""
-    return math.ceil(replicas / 4)
-
-
 def cpu_quantity(cores: float) -> str:
     # Rounded up: a quota rounded down would reject the last pod it was sized for.
     millicores = math.ceil(round(cores * 1000, 6))
