@@ -18,6 +18,7 @@ from . import (
     pods,
     resilience,
     tags,
+    workloads,
 )
 from .core import Finding, Resource, Rule, Undecided, Unknown, UnknownRead
 
@@ -34,6 +35,7 @@ ALL_RULES: list[Rule] = [
     *k8s.RULES,
     *data.RULES,
     *audit.RULES,
+    *workloads.RULES,
 ]
 
 
