@@ -27,6 +27,7 @@ COMPONENTS = project_root() / "components"
 IRSA_ADDONS = {
     "prod-security-cert-manager": ("cert-manager", ("serviceAccount",)),
     "prod-security-external-secrets": ("external-secrets", ("serviceAccount",)),
+    "prod-security-keda": ("keda-operator", ("serviceAccount", "operator")),
     "prod-observability-tempo": ("tempo", ("serviceAccount",)),
     "prod-nodes-cluster-autoscaler": ("cluster-autoscaler", ("rbac", "serviceAccount")),
 }
