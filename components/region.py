@@ -36,14 +36,26 @@ from components.multiregion.crossstack import (
     read_replication_targets,
 )
 from components.multiregion.replication import BucketReplication, BucketReplicationArgs
-from components.multiregion.routing import GlobalRouting, GlobalRoutingArgs, health_url
+from components.multiregion.routing import (
+    GlobalRouting,
+    GlobalRoutingArgs,
+    health_url,
+    regional_hostname,
+)
 from components.multiregion.zone import PublicZone, PublicZoneArgs
 from components.network.network import Network, NetworkArgs
 from components.observability.observability import Observability, ObservabilityArgs
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.keys import Keys, KeysArgs
-from components.security.security import Security, SecurityArgs
-from components.settings import Settings
+from components.security.security import DATABASE_USER, KafkaAccess, Security, SecurityArgs
+from components.services.services import (
+    DataEndpoints,
+    Placement,
+    Services,
+    ServicesArgs,
+    StackRecord,
+)
+from components.settings import WORKLOADS, Settings
 
 # The output names other stacks read (components/multiregion/crossstack.py); __main__
 # exports under them, so it needs only Region's module.
@@ -90,6 +102,7 @@ class Region(pulumi.ComponentResource):
     data_stores: DataStores
     security: Security
     observability: Observability
+    services: Services
     default_storage_class: pulumi.Output[str]
     # Multi-region (None in a single-region stack or where the role does not own it).
     hosted_zone_id: pulumi.Input[str] | None
@@ -185,6 +198,7 @@ class Region(pulumi.ComponentResource):
             oidc_provider_url=cluster.oidc_provider_url,
             k8s_provider=cluster.k8s_provider,
         )
+        self._cluster = in_cluster
         node_pools = NodePools(
             f"{name}-nodes",
             NodePoolsArgs(
@@ -299,6 +313,15 @@ class Region(pulumi.ComponentResource):
                 artifacts_bucket_arn=data_stores.bucket_arns["artifacts"],
                 application_secret_arns=list(data_stores.application_secret_arns.values()),
                 postgres_resource_id=data_stores.postgres_resource_id,
+                kafka=(
+                    KafkaAccess(
+                        data_stores.kafka_cluster_arn,
+                        settings.services.kafka_topic,
+                        settings.services.kafka_consumer_group,
+                    )
+                    if data_stores.kafka_cluster_arn is not None
+                    else None
+                ),
                 multi_region_trail=settings.role != "secondary",
                 hosted_zone_id=self.hosted_zone_id,
             ),
@@ -359,6 +382,7 @@ class Region(pulumi.ComponentResource):
             )
 
         self._multi_region(primary, targets, keys, data_stores, security)
+        self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -383,6 +407,83 @@ class Region(pulumi.ComponentResource):
                 # Awaited here so an overlap with the primary fails the deployment.
                 "primaryVpcCidr": self.primary_vpc_cidr,
             }
+        )
+
+    def _services(
+        self, data_stores: DataStores, security: Security, observability: Observability
+    ) -> Services:
+        settings, account = self._settings, self._account
+        network = settings.network
+        hosts: tuple[str, ...]
+        if settings.multi_region is not None:
+            # The latency-routed name and this region's own, both GlobalRouting's records.
+            hosts = (
+                settings.api_hostname,
+                regional_hostname(settings.api_hostname, settings.region),
+            )
+            record = None
+        else:
+            # Stacks of one region share the zone: the stack's name keeps them apart.
+            hosts = (f"api-{settings.stack}.{settings.security.domain}",)
+            record = (
+                StackRecord(self.hosted_zone_id, hosts[0], security.ingress_hostname)
+                if self.hosted_zone_id is not None
+                else None
+            )
+        registry = settings.services.registry or pulumi.Output.concat(
+            account.account_id, ".dkr.ecr.", account.region, ".", account.dns_suffix
+        )
+        pools = {w: settings.services.pool(w) for w in WORKLOADS}
+        return Services(
+            f"{self._name}-services",
+            ServicesArgs(
+                cluster=self._cluster,
+                settings=settings.services,
+                environment=settings.environment,
+                namespace=settings.workload_namespace,
+                registry=registry,
+                api_hosts=hosts,
+                vpc_cidr=network.vpc_cidr,
+                s3_cidrs=aws.ec2.get_prefix_list_output(
+                    name=f"com.amazonaws.{settings.region}.s3",
+                    opts=pulumi.InvokeOutputOptions(parent=self),
+                ).cidr_blocks,
+                data=DataEndpoints(
+                    postgres_host=data_stores.postgres_endpoint,
+                    postgres_port=data_stores.postgres_port,
+                    database=data_stores.database_name,
+                    database_user=DATABASE_USER,
+                    cache_host=data_stores.cache_endpoint,
+                    cache_port=data_stores.cache_port,
+                    cache_auth_secret_arn=data_stores.cache_auth_secret_arn,
+                    kafka_brokers=data_stores.kafka_bootstrap_brokers,
+                    kafka_port=data_stores.kafka_port,
+                    artifacts_bucket=data_stores.bucket_names["artifacts"],
+                    subnet_cidrs=tuple(str(cidr) for cidr in network.subnets.data),
+                ),
+                llm_secret_arns=data_stores.application_secret_arns,
+                placements={
+                    w: Placement.on_pool(pool, settings.node_pools[pool].taints)
+                    for w, pool in pools.items()
+                },
+                service_accounts=security.workload_service_accounts,
+                ingress_class=security.ingress_class,
+                ingress_namespace=security.ingress_namespace,
+                monitoring_namespace="monitoring",
+                tracing_namespace="tracing",
+                otlp_endpoint=observability.otlp_endpoint,
+                cluster_secret_store=security.secret_store.name,
+                record=record,
+                depends_on=[
+                    security.fenced_namespaces[settings.workload_namespace],
+                    *security.workload_identities,
+                    security.secret_store.resource,
+                    security.ingress_release,
+                    *security.autoscaling_releases,
+                    observability.prometheus_release,
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.settings import WORKLOADS
 from tools.stackconfig import StackConfig, available_stacks, load_stack_config
 from tools.synth import ROOT, Plan, PlannedResource, synth, synth_config
 
@@ -22,6 +23,11 @@ REGIONS = {
     "prod-eu-west-1": "eu-west-1",
 }
 ENVIRONMENTS = {stack: stack.split("-", 1)[0] for stack in REGIONS}
+# agent-factory:services as a stack that runs no images of its own would write it: every
+# workload by tag and digest (a secondary reads these from its primary's file).
+SERVICES = {
+    "images": {workload: {"tag": "1.0.0", "digest": "sha256:" + "0" * 64} for workload in WORKLOADS}
+}
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,17 @@ COMPONENTS = ROOT / "components"
 MAIN = "__main__"
 REGION = "components.region"
 # One package per area of the platform (docs/architecture.md).
-AREAS = ("network", "cluster", "addons", "security", "k8s", "data", "observability", "multiregion")
+AREAS = (
+    "network",
+    "cluster",
+    "addons",
+    "security",
+    "k8s",
+    "data",
+    "observability",
+    "multiregion",
+    "services",
+)
 # What every area may use: the typed settings, contexts and small shared vocabularies.
 SHARED = (
     "settings",

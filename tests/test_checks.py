@@ -136,9 +136,9 @@ def test_a_load_balancer_service_against_a_zero_quota_is_rejected() -> None:
     findings, _ = check_quotas(plan(quota("ingress-nginx", **hard), component(footprint)))
     assert messages(findings) == [
         "namespace ingress-nginx: needs services.loadbalancers 1 (DaemonSets at 0 nodes, "
-        "rollout surge included), its quota allows 0",
+        "rollout surge included, autoscaled workloads at their maximum), its quota allows 0",
         "namespace ingress-nginx: needs services.nodeports 2 (DaemonSets at 0 nodes, "
-        "rollout surge included), its quota allows 0",
+        "rollout surge included, autoscaled workloads at their maximum), its quota allows 0",
     ]
     hard |= {"services.loadbalancers": "1", "services.nodeports": "2"}
     assert check_quotas(plan(quota("ingress-nginx", **hard), component(footprint)))[0] == []
@@ -154,9 +154,9 @@ def test_daemonsets_count_at_the_maximum_node_count() -> None:
     grown = plan(quota("monitoring", **hard), component(agent), node_group(60), node_group(41, "b"))
     assert messages(check_quotas(grown)[0]) == [
         "namespace monitoring: needs pods 101 (DaemonSets at 101 nodes, rollout surge "
-        "included), its quota allows 100",
+        "included, autoscaled workloads at their maximum), its quota allows 100",
         "namespace monitoring: needs requests.cpu 10.1 (DaemonSets at 101 nodes, rollout "
-        "surge included), its quota allows 10",
+        "surge included, autoscaled workloads at their maximum), its quota allows 10",
     ]
 
 
@@ -174,7 +174,7 @@ def test_limit_range_defaults_fill_containers_without_resources() -> None:
     )
     assert messages(findings) == [
         "namespace apps: needs limits.memory 2.00Gi (DaemonSets at 0 nodes, rollout surge "
-        "included), its quota allows 1Gi"
+        "included, autoscaled workloads at their maximum), its quota allows 1Gi"
     ]
 
 
@@ -212,7 +212,7 @@ def test_plain_workload_objects_count_too() -> None:
     assert examined == 1
     assert messages(findings) == [
         "namespace logging: needs limits.cpu 0.2 (DaemonSets at 0 nodes, rollout surge "
-        "included), its quota allows 100m"
+        "included, autoscaled workloads at their maximum), its quota allows 100m"
     ]
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from components.multiregion.crossstack import ReplicationTarget
 from components.settings import SettingsError, load_settings
-from tests.conftest import REGIONS, STACKS, by_name, synth_with, with_overrides
+from tests.conftest import REGIONS, SERVICES, STACKS, by_name, synth_with, with_overrides
 from tools.references import from_stack_files
 from tools.stackconfig import load_stack_config, stack_settings
 from tools.synth import ROOT, Plan, SynthError, synth_config
@@ -45,6 +45,8 @@ def raw(environment: str = "prod", **objects: Any) -> dict[str, Any]:
         "costCenter": "agent-factory",
         "account": environment,
     }
+    if "primaryStack" not in objects.get("multiRegion", {}):
+        objects = {"services": SERVICES, **objects}
     return values | {key: json.dumps(value) for key, value in objects.items()}
 
 
@@ -119,7 +121,12 @@ SECONDARY = {
 
 def test_a_secondary_serves_the_tenants_of_its_primary_file(tmp_path: Path) -> None:
     tenants = [{"name": "acme", "tier": "large"}, {"name": "globex", "tier": "small"}]
-    primary = {"config": {"agent-factory:security": {"tenants": tenants}}}
+    primary = {
+        "config": {
+            "agent-factory:security": {"tenants": tenants},
+            "agent-factory:services": SERVICES,
+        }
+    }
     (tmp_path / "Pulumi.main.yaml").write_text(yaml.safe_dump(primary))
     for reference in ("main", "organization/agent-factory/main"):
         objects = SECONDARY | {"multiRegion": {"role": "secondary", "primaryStack": reference}}
@@ -128,6 +135,17 @@ def test_a_secondary_serves_the_tenants_of_its_primary_file(tmp_path: Path) -> N
             ("acme", "large"),
             ("globex", "small"),
         ]
+
+
+def test_a_secondary_runs_its_primarys_images() -> None:
+    assert settings_of("prod-eu-west-1").services.images == settings_of("prod").services.images
+    values = raw(**SECONDARY, services=SERVICES)
+    with pytest.raises(SettingsError) as error:
+        load_settings("edge", "us-west-2", values)
+    assert str(error.value) == (
+        "agent-factory:services.images: a secondary runs the release of its primary main; "
+        "promote images in Pulumi.main.yaml only"
+    )
 
 
 def test_a_secondary_may_not_list_tenants_of_its_own() -> None:
@@ -143,7 +161,7 @@ def test_a_secondary_may_not_list_tenants_of_its_own() -> None:
 @pytest.mark.parametrize(
     ("reference", "fragment"),
     [
-        ("main", "cannot read this secondary's tenants from Pulumi.main.yaml"),
+        ("main", "cannot read this secondary's security.tenants from Pulumi.main.yaml"),
         ("acme/billing/main", "acme/billing/main is in another project"),
     ],
 )

@@ -51,6 +51,7 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "secret-value",
         "order",
         "global-name",
+        "service-account",
     }
     assert all(count > 0 for count in checks["examined"].values()), checks["examined"]
     assert "checks: no findings" in printed

@@ -14,7 +14,7 @@ import yaml
 from components.addressing import AddressingError, plan_subnets
 from components.settings import KUBERNETES_VERSION, SettingsError, load_settings
 from components.settings.base import SettingsModel
-from tests.conftest import ENVIRONMENTS, REGIONS, STACKS
+from tests.conftest import ENVIRONMENTS, REGIONS, SERVICES, STACKS
 from tools import configdoc
 from tools.stackconfig import load_stack_config
 from tools.stackconfig import stack_settings as settings_of_stack
@@ -25,6 +25,7 @@ BASE = {
     "team": "platform-sre",
     "costCenter": "agent-factory",
     "account": "prod",
+    "services": SERVICES,
 }
 
 
@@ -97,8 +98,20 @@ def test_object_values_arrive_as_json_strings() -> None:
 
 
 def test_a_pool_set_to_null_is_removed() -> None:
-    settings = load(nodePools={"api-gateway": None})
+    # The gateway moves to the agent-factory pool with it.
+    services = {**SERVICES, "pools": {"api-gateway": "agent-factory"}}
+    settings = load(nodePools={"api-gateway": None}, services=services)
     assert "api-gateway" not in settings.node_pools
+    assert settings.services.pool("api-gateway") == "agent-factory"
+
+
+def test_a_workload_on_a_removed_pool_names_the_key() -> None:
+    with pytest.raises(SettingsError) as error:
+        load(nodePools={"api-gateway": None})
+    assert str(error.value) == (
+        "agent-factory:services.pools.api-gateway: pool 'api-gateway' is not in nodePools "
+        "(system, agent-factory, agent-runtime, worker)"
+    )
 
 
 def test_a_new_pool_can_be_added() -> None:
@@ -110,6 +123,34 @@ def test_a_new_pool_can_be_added() -> None:
 INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"network": {"vpcCidr": "10.0.0.0/33"}}, "network.vpcCidr", "not an IPv4 CIDR"),
     ({"network": {"vpcCidr": "not-a-cidr"}}, "network.vpcCidr", "not an IPv4 CIDR"),
+    ({"services": {}}, "services.images.agent-factory", "is required (tag and digest)"),
+    (
+        {
+            "services": {
+                "images": {
+                    **SERVICES["images"],
+                    "worker": {"tag": "latest", "digest": "sha256:" + "0" * 64},
+                }
+            }
+        },
+        "services.images.worker.tag",
+        "'latest' moves under running pods",
+    ),
+    (
+        {"services": {"images": {**SERVICES["images"], "worker": {"tag": "1.0", "digest": "abc"}}}},
+        "services.images.worker.digest",
+        "not a digest like sha256:",
+    ),
+    (
+        {"services": {**SERVICES, "pools": {"billing": "worker"}}},
+        "services.pools",
+        "unknown workloads ['billing']",
+    ),
+    (
+        {"services": {**SERVICES, "llmEgressCidrs": ["10.0.0.0/8"]}},
+        "services.llmEgressCidrs",
+        "not a public range",
+    ),
     ({"network": {"vpcCidr": "8.8.0.0/16"}}, "network.vpcCidr", "not in a private range"),
     ({"network": {"vpcCidr": "10.0.0.1/16"}}, "network.vpcCidr", "host bits set"),
     ({"network": {"azCount": 1}}, "network.azCount", "greater than or equal to 2"),

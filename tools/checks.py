@@ -6,7 +6,11 @@ Mocks accept anything. These checks read a synthesized plan the way the API serv
   Helm release declares, DaemonSets at the stack's maximum node count, rolling-update
   surge included) and LoadBalancer/NodePort Services fit its ResourceQuota, and every
   container fits its LimitRange after the LimitRange's defaults apply.
+  A workload an HPA or a KEDA ScaledObject scales counts at its maximum replicas: an
+  autoscaler that the quota stops short of its maximum fails silently (FailedCreate).
 - ``footprint``: every Helm release declares its footprint, or the quota check is blind.
+- ``service-account``: every pod's ServiceAccount is in the plan, in the pod's namespace
+  (the ServiceAccount admission plugin rejects a pod whose account does not exist).
 - ``scrape``: every metric an alert rule or a dashboard reads has a scrape source.
 - ``secret-value``: every ExternalSecret reads a Secrets Manager entry that the plan gives
   a value, or that a declared prerequisite says who fills.
@@ -21,6 +25,7 @@ Each finding is one line naming the object and what the real API would do with i
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -231,17 +236,61 @@ def _footprint_pods(footprint: Mapping[str, Any], nodes: int) -> Iterator[tuple[
         yield namespace, _Pods(subject, count, containers)
 
 
-def _object_pods(resource: PlannedResource, nodes: int) -> _Pods | None:
+def _pod_spec(resource: PlannedResource) -> Mapping[str, Any] | None:
     kind = _kind(resource.type)
     if kind not in POD_KINDS or _group(resource.type) not in ("apps", "batch", "core"):
         return None
     spec = resource.inputs.get("spec") or {}
-    template = spec
+    if kind == "Pod":
+        return spec
     if kind == "CronJob":
-        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
-    elif kind != "Pod":
-        template = spec.get("template") or {}
-    pod_spec = template.get("spec", {}) if kind != "Pod" else spec
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return (spec.get("template") or {}).get("spec") or {}
+
+
+# (namespace, kind, name) of a scale target -> the most replicas its autoscaler asks for.
+Scalers = Mapping[tuple[str, str, str], int]
+# KEDA's default maxReplicaCount.
+KEDA_MAX_REPLICAS = 100
+
+
+def scalers(plan: Plan) -> dict[tuple[str, str, str], int]:
+    """Every HPA and KEDA ScaledObject of the plan, by the workload it scales."""
+    found: dict[tuple[str, str, str], int] = {}
+    for resource in plan.resources:
+        kind = _kind(resource.type)
+        if kind not in ("HorizontalPodAutoscaler", "ScaledObject"):
+            continue
+        spec = resource.inputs.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        namespace = object_namespace(resource) or "default"
+        if kind == "HorizontalPodAutoscaler":
+            most = int(spec.get("maxReplicas") or 1)
+        else:
+            most = int(spec.get("maxReplicaCount") or KEDA_MAX_REPLICAS)
+        key = (namespace, str(target.get("kind") or "Deployment"), str(target.get("name")))
+        found[key] = most
+    return found
+
+
+def _surge(spec: Mapping[str, Any], replicas: int) -> int:
+    """Extra pods a Deployment's RollingUpdate starts (maxSurge: a count or a percentage
+    rounded up; 25 % by default)."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return math.ceil(replicas * int(surge[:-1]) / 100)
+    return int(surge)
+
+
+def _object_pods(resource: PlannedResource, nodes: int, scaled: Scalers) -> _Pods | None:
+    pod_spec = _pod_spec(resource)
+    if pod_spec is None:
+        return None
+    kind = _kind(resource.type)
+    spec = resource.inputs.get("spec") or {}
     containers = [c.get("resources") or {} for c in pod_spec.get("containers") or []]
     if kind == "DaemonSet":
         count = nodes
@@ -250,7 +299,11 @@ def _object_pods(resource: PlannedResource, nodes: int) -> _Pods | None:
     elif kind == "Pod":
         count = 1
     else:
+        name = str(_metadata(resource).get("name"))
         count = int(spec.get("replicas", 1))
+        count = max(count, scaled.get((object_namespace(resource) or "default", kind, name), 0))
+        if kind == "Deployment":
+            count += _surge(spec, count)
     return _Pods(_object_name(resource), count, containers)
 
 
@@ -299,6 +352,7 @@ class _Namespace:
 
 def _namespaces_in(plan: Plan, nodes: int) -> dict[str, _Namespace]:
     found: dict[str, _Namespace] = defaultdict(_Namespace)
+    scaled = scalers(plan)
     for _, footprint in component_outputs(plan, FOOTPRINTS_OUTPUT):
         for where, declared in _footprint_pods(footprint, nodes):
             found[where].pods.append(declared)
@@ -320,7 +374,7 @@ def _namespaces_in(plan: Plan, nodes: int) -> dict[str, _Namespace]:
             ports = len(spec.get("ports") or [])
             found[namespace].services.append((spec.get("type", "ClusterIP"), ports))
         else:
-            made = _object_pods(resource, nodes)
+            made = _object_pods(resource, nodes, scaled)
             if made is not None:
                 found[namespace].pods.append(made)
     return found
@@ -363,7 +417,8 @@ def _admit(name: str, namespace: _Namespace, nodes: int) -> list[Finding]:
                     "quota",
                     f"ResourceQuota {name}",
                     f"namespace {name}: needs {key} {_show(key, used[key])} (DaemonSets at "
-                    f"{nodes} nodes, rollout surge included), its quota allows {limit}",
+                    f"{nodes} nodes, rollout surge included, autoscaled workloads at their "
+                    f"maximum), its quota allows {limit}",
                 )
             )
     return findings
@@ -399,6 +454,37 @@ def check_footprints(plan: Plan) -> tuple[list[Finding], int]:
                 )
             )
     return findings, len(releases)
+
+
+# -- service accounts ----------------------------------------------------------------
+
+
+def check_service_accounts(plan: Plan) -> tuple[list[Finding], int]:
+    """Pods of the plan's own objects run as a ServiceAccount the plan creates (Helm
+    releases bring their own accounts: those are the chart's business)."""
+    accounts = {
+        (object_namespace(r), _metadata(r).get("name"))
+        for r in plan.by_type("kubernetes:core/v1:ServiceAccount")
+    }
+    findings = []
+    examined = 0
+    for resource in plan.resources:
+        pod = _pod_spec(resource)
+        if pod is None:
+            continue
+        examined += 1
+        account = pod.get("serviceAccountName") or "default"
+        namespace = object_namespace(resource) or "default"
+        if account != "default" and (namespace, account) not in accounts:
+            findings.append(
+                Finding(
+                    "service-account",
+                    resource.urn,
+                    f"{_object_name(resource)}: ServiceAccount {namespace}/{account} is not "
+                    "in the plan; the API server rejects its pods",
+                )
+            )
+    return findings, examined
 
 
 # -- scrape sources ------------------------------------------------------------------
@@ -715,6 +801,7 @@ def run_checks(plan: Plan, account_peers: Iterable[StackPlan]) -> ChecksResult:
     for name, check in (
         ("quota", check_quotas),
         ("footprint", check_footprints),
+        ("service-account", check_service_accounts),
         ("scrape", check_scrapes),
         ("secret-value", check_secret_values),
         ("order", check_order),

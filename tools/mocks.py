@@ -392,6 +392,14 @@ class PlatformMocks(Mocks):
                 "nameServers": [f"ns-{n}.awsdns-{n:02d}.{tld}" for n, tld in enumerate(TLDS, 1)],
                 "privateZone": False,
             },
+            # The S3 gateway endpoint's prefix list: S3's regional public ranges.
+            "aws:ec2/getPrefixList:getPrefixList": lambda: {
+                "id": f"pl-{stable_hex(str(args.args.get('name')), 8)}",
+                "prefixListId": f"pl-{stable_hex(str(args.args.get('name')), 8)}",
+                "name": args.args.get("name"),
+                "cidrBlocks": ["52.216.0.0/15", "54.231.0.0/16", "3.5.0.0/19"],
+                "filters": [],
+            },
             "aws:index/getAvailabilityZones:getAvailabilityZones": lambda: {
                 "id": self.region,
                 "names": [f"{self.region}{suffix}" for suffix in "abcdef"],

@@ -28,6 +28,7 @@ PULUMI_VERSION = "3.272.0"
 PULUMI_POLICY_VERSION = "1.21.0"
 
 __all__ = [
+    "ASSET_SIG",
     "PULUMI_POLICY_VERSION",
     "PULUMI_VERSION",
     "RESOURCE_SIG",
@@ -42,6 +43,7 @@ __all__ = [
     "analyzer_pb2",
     "analyzer_pb2_grpc",
     "apply_error_message",
+    "compose_urn",
     "resource_reference",
     "run_program",
     "stack_urn",
@@ -55,6 +57,8 @@ __all__ = [
 SIG_KEY: str = rpc._special_sig_key
 SECRET_SIG: str = rpc._special_secret_sig
 RESOURCE_SIG: str = rpc._special_resource_sig
+# A FileAsset input: {SIG_KEY: ASSET_SIG, "path": ...}.
+ASSET_SIG: str = rpc._special_asset_sig
 # What the SDK sends for a value not known until the resource exists.
 UNKNOWN: str = rpc.UNKNOWN
 
@@ -62,6 +66,15 @@ UNKNOWN: str = rpc.UNKNOWN
 _APPLY_ERROR = "ValueError has risen:"
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def compose_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A URN as the engine builds it: the parent's whole type chain, then this type and name."""
+    if parent:
+        qualified = parent.split("::")[2]
+        if qualified != STACK_TYPE:
+            type_ = f"{qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
 
 def resource_reference(urn: str, resource_id: str) -> dict[str, str]:
@@ -139,11 +152,7 @@ class RecordingMockMonitor(MockMonitor):
         MockMonitor keeps only the parent's own type, which would make URN pins disagree
         with the URNs a real ``pulumi up`` records.
         """
-        if parent:
-            qualified = parent.split("::")[2]
-            if qualified != STACK_TYPE:
-                type_ = f"{qualified}${type_}"
-        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+        return compose_urn(pulumi.get_stack(), pulumi.get_project(), parent, type_, name)
 
     def add_resource(self, urn: str, resource_id: str, state: Mapping[str, Any]) -> None:
         """Make ``urn`` resolvable, as if it had registered (see :func:`resource_reference`)."""

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 
 from components.settings import SettingsError, load_settings
-from tools import references, sdk
+from tools import helm, references, sdk
 from tools.mocks import PlatformMocks
 from tools.stackconfig import (
     SECRET_PLACEHOLDER,
@@ -31,6 +31,26 @@ from tools.stackconfig import (
 ROOT = Path(__file__).resolve().parent.parent
 # The root stack's type: the plan leaves it out (tools/urns.py reads it from here).
 STACK_TYPE = sdk.STACK_TYPE
+# A chart Pulumi renders itself: the provider registers each rendered object as a child.
+CHART = "kubernetes:helm.sh/v4:Chart"
+# Kinds without a namespace among those a chart may render (the rest get the release's).
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "StorageClass",
+        "IngressClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "APIService",
+        "PersistentVolume",
+        "ClusterIssuer",
+        "ClusterSecretStore",
+    }
+)
 
 
 class SynthError(RuntimeError):
@@ -165,6 +185,74 @@ class RecordingMonitor(sdk.RecordingMockMonitor):
         self.registered_outputs[urn] = plain(outputs)
 
 
+def object_type(api_version: str, kind: str) -> str:
+    """apps/v1 Deployment -> kubernetes:apps/v1:Deployment; v1 Pod -> kubernetes:core/v1:Pod."""
+    group, _, version = api_version.rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{kind}"
+
+
+def _value_files(chart: PlannedResource, root: Path) -> list[Path]:
+    files = []
+    for asset in chart.inputs.get("valueYamlFiles") or []:
+        if not (isinstance(asset, dict) and asset.get(sdk.SIG_KEY) == sdk.ASSET_SIG):
+            raise SynthError(f"{chart.name}: valueYamlFiles takes FileAssets, got {asset!r}")
+        files.append(root / str(asset["path"]))
+    return files
+
+
+def chart_children(
+    chart: PlannedResource, stack: str, project: str, root: Path
+) -> list[PlannedResource]:
+    """What the provider registers for a local ``helm.v4.Chart``: each object the chart
+    renders, named ``<chart>:<namespace>/<name>``, as a custom resource under the chart.
+
+    The objects wait for what the chart waits for (the chart hands its dependsOn to them,
+    pulumi/pulumi-kubernetes#3035). Charts from a repository are not rendered offline.
+    """
+    path = chart.inputs.get("chart")
+    if not isinstance(path, str) or not (root / path).is_dir():
+        return []
+    namespace = str(chart.inputs.get("namespace") or "default")
+    values = helm.layered(_value_files(chart, root), chart.inputs.get("values") or {})
+    try:
+        objects = helm.render(
+            root / path,
+            values,
+            release=str(chart.inputs.get("name") or chart.name),
+            namespace=namespace,
+        )
+    except helm.HelmError as exc:
+        raise SynthError(f"{chart.name}: {exc}") from None
+    children = []
+    for document in objects:
+        kind = str(document["kind"])
+        metadata = document.setdefault("metadata", {})
+        if kind not in CLUSTER_SCOPED:
+            metadata.setdefault("namespace", namespace)
+        qualified = (
+            f"{metadata['namespace']}/{metadata['name']}"
+            if "namespace" in metadata
+            else metadata["name"]
+        )
+        type_ = object_type(str(document["apiVersion"]), kind)
+        name = f"{chart.name}:{qualified}"
+        children.append(
+            PlannedResource(
+                urn=sdk.compose_urn(stack, project, chart.urn, type_, name),
+                type=type_,
+                name=name,
+                parent=chart.urn,
+                provider=chart.providers.get("kubernetes", chart.provider),
+                custom=True,
+                remote=False,
+                protect=False,
+                inputs=document,
+                dependencies=list(chart.dependencies),
+            )
+        )
+    return children
+
+
 def _check_peers(config: StackConfig, root: Path) -> None:
     """A broken stack file of a stack this one references fails here, naming that stack,
     instead of deep inside the program's StackReference reads."""
@@ -237,6 +325,8 @@ def synth_config(
     for resource in monitor.planned:
         if not resource.custom:
             resource.outputs = monitor.registered_outputs.get(resource.urn, {})
+    for chart in [r for r in monitor.planned if r.type == CHART]:
+        monitor.planned.extend(chart_children(chart, config.stack, config.project, root))
     return Plan(
         stack=config.stack,
         project=config.project,

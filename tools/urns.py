@@ -15,21 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tools.sdk import compose_urn
 from tools.stackconfig import available_stacks
-from tools.synth import ROOT, STACK_TYPE, Plan, PlannedResource, synth
+from tools.synth import ROOT, Plan, PlannedResource, synth
+
+__all__ = ["alias_urns", "compose_urn", "lost_urns", "read_pins", "write_pins"]
 
 PIN_DIR = ROOT / "tests" / "urns"
-
-
-def _qualified_type(urn: str) -> str:
-    return urn.split("::")[2]
-
-
-def compose_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
-    """A URN as the engine builds it: the parent's type chain, then this type and name."""
-    if parent and _qualified_type(parent) != STACK_TYPE:
-        type_ = f"{_qualified_type(parent)}${type_}"
-    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
 
 def alias_urns(plan: Plan, resource: PlannedResource) -> set[str]:

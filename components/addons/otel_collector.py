@@ -10,6 +10,10 @@ from components.k8s.namespaces import CONTAINER_SECURITY, POD_SECURITY
 NAME = "otel-collector"
 CHART = "opentelemetry-collector"
 NAMESPACE = "tracing"
+# The chart names its Service <release>-<chart> (the release name does not contain the
+# chart's); applications send OTLP/gRPC there.
+SERVICE = f"{NAME}-{CHART}"
+OTLP_GRPC_ENDPOINT = f"http://{SERVICE}.{NAMESPACE}.svc:4317"
 RESOURCES = Resources("200m", "256Mi", "1", "1Gi")
 
 
@@ -46,6 +50,6 @@ def footprint(replicas: int) -> ReleaseFootprint:
     return ReleaseFootprint(
         NAME,
         NAMESPACE,
-        workloads=(Workload(CHART, "Deployment", (RESOURCES,), replicas, surge=1),),
-        services=(Service(CHART, "ClusterIP"),),
+        workloads=(Workload(SERVICE, "Deployment", (RESOURCES,), replicas, surge=1),),
+        services=(Service(SERVICE, "ClusterIP"),),
     )

@@ -31,6 +31,7 @@ from components.data.buckets import (
 )
 from components.iam import service_trust_policy
 from components.network.network import nodes_only_security_group
+from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import CacheSettings, DataStoresSettings, PostgresSettings
 
 POSTGRES_PORT = 5432
@@ -38,6 +39,8 @@ POSTGRES_LOGS = ("postgresql", "upgrade")
 REDIS_PORT = 6379
 # MSK: 9098 is TLS with IAM authentication, the only listener we enable.
 KAFKA_IAM_PORT = 9098
+# The application database the writer creates (replicas inherit it).
+DATABASE_NAME = "agentfactory"
 BUCKET_PURPOSES = ("access-logs", "artifacts", "audit-logs", "backups", "traces")
 
 
@@ -350,11 +353,14 @@ class DataStores(pulumi.ComponentResource):
     # The nodes' ids only: what Observability reads until it takes ``cache_nodes``.
     postgres_identifiers: list[str]
     cache_port: int
+    database_name: str
+    kafka_port: int
     cache_auth_secret_arn: pulumi.Output[str]
     cache_auth_token: pulumi.Output[str]
     cache_global_group_id: pulumi.Output[str] | None
     cache_security_group_id: pulumi.Output[str]
     kafka_bootstrap_brokers: pulumi.Output[str] | None
+    kafka_cluster_arn: pulumi.Output[str] | None
     bucket_names: dict[str, pulumi.Output[str]]
     bucket_arns: dict[str, pulumi.Output[str]]
     buckets: dict[str, SecureBucket]
@@ -382,6 +388,8 @@ class DataStores(pulumi.ComponentResource):
         self.cache_endpoint = cache.endpoint
         self.cache_nodes = list(cache.nodes)
         self.cache_port = REDIS_PORT
+        self.database_name = DATABASE_NAME
+        self.kafka_port = KAFKA_IAM_PORT
         self.cache_auth_secret_arn = cache.auth_secret_arn
         self.cache_auth_token = cache.auth_token
         self.cache_global_group_id = cache.global_group_id
@@ -390,10 +398,14 @@ class DataStores(pulumi.ComponentResource):
         self.buckets = self._buckets()
         self.bucket_names = {purpose: b.bucket_name for purpose, b in self.buckets.items()}
         self.bucket_arns = {purpose: b.arn for purpose, b in self.buckets.items()}
-        self.kafka_bootstrap_brokers = self._kafka() if args.settings.kafka.enabled else None
+        kafka = self._kafka() if args.settings.kafka.enabled else None
+        self.kafka_bootstrap_brokers = kafka.bootstrap_brokers_sasl_iam if kafka else None
+        self.kafka_cluster_arn = kafka.arn if kafka else None
+        self._prerequisites: list[Prerequisite] = []
         self.application_secret_arns = self._application_secrets()
         self.register_outputs(
             {
+                **prerequisites_output(self._prerequisites),
                 "postgresEndpoint": self.postgres_endpoint,
                 "postgresMasterSecretArn": self.postgres_master_secret_arn,
                 "cacheEndpoint": self.cache_endpoint,
@@ -495,7 +507,7 @@ class DataStores(pulumi.ComponentResource):
                 # refusing it makes an end-of-life version an explicit upgrade decision.
                 engine_lifecycle_support="open-source-rds-extended-support-disabled",
                 allocated_storage=pg.allocated_storage_gib,
-                db_name="agentfactory",
+                db_name=DATABASE_NAME,
                 username="agentfactory_admin",
                 manage_master_user_password=True,
                 master_user_secret_kms_key_id=args.secrets_key_arn,
@@ -812,7 +824,7 @@ class DataStores(pulumi.ComponentResource):
 
     # -- Kafka -----------------------------------------------------------------------
 
-    def _kafka(self) -> pulumi.Output[str]:
+    def _kafka(self) -> aws.msk.Cluster:
         args, name = self._args, self._name
         kafka = args.settings.kafka
         child = pulumi.ResourceOptions(parent=self)
@@ -869,7 +881,7 @@ class DataStores(pulumi.ComponentResource):
             enhanced_monitoring="PER_TOPIC_PER_BROKER",
             opts=self._stateful(),
         )
-        return cluster.bootstrap_brokers_sasl_iam
+        return cluster
 
     # -- application secrets ---------------------------------------------------------
 
@@ -877,11 +889,24 @@ class DataStores(pulumi.ComponentResource):
         args, name = self._args, self._name
         arns: dict[str, pulumi.Output[str]] = {}
         for secret_name in args.settings.application_secrets:
+            entry = f"{args.cluster_name}/app/{secret_name}"
+            # The services' pods mount it through an ExternalSecret: no value, no pod.
+            self._prerequisites.append(
+                Prerequisite(
+                    what=f"Secrets Manager entry {entry} holds {secret_name} (the services' "
+                    "pods that read it do not start until it does)",
+                    how=(
+                        f"its owner runs aws secretsmanager put-secret-value --region "
+                        f"{args.account.region} --secret-id {entry} --secret-string <value>"
+                    ),
+                    secret=entry,
+                )
+            )
             # No SecretVersion: the value is put out of band (aws secretsmanager
             # put-secret-value) so it never exists in code, config or state.
             secret = aws.secretsmanager.Secret(
                 f"{name}-{secret_name}",
-                name=f"{args.cluster_name}/app/{secret_name}",
+                name=entry,
                 description=f"{secret_name}: value set out of band, rotated by its owner",
                 kms_key_id=args.secrets_key_arn,
                 recovery_window_in_days=30 if args.protect else 7,

@@ -117,6 +117,9 @@ class NamespaceSpec:
     internet_https: bool = False
     # Everything in-cluster (Prometheus scrapes every namespace).
     egress_to_all_namespaces: bool = False
+    # Pods of the namespace reach each other freely. Off where a chart brings a policy per
+    # workload: NetworkPolicies add up, so a namespace-wide allow would void them.
+    same_namespace: bool = True
 
 
 def namespace_labels(spec: NamespaceSpec, common: dict[str, str]) -> dict[str, str]:
@@ -183,13 +186,14 @@ def network_policies(spec: NamespaceSpec) -> dict[str, dict[str, Any]]:
                 }
             ],
         },
-        "allow-same-namespace": {
+    }
+    if spec.same_namespace:
+        policies["allow-same-namespace"] = {
             "podSelector": {},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [same_namespace]}],
             "egress": [{"to": [same_namespace]}],
-        },
-    }
+        }
     rules = []
     for allow in spec.ingress:
         peer: dict[str, Any] = {}

@@ -257,6 +257,10 @@ PLATFORM_SCRAPES = tuple(
 
 class Observability(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
+    # The release that installs the monitoring.coreos.com CRDs: ServiceMonitors wait for it.
+    prometheus_release: k8s.helm.v3.Release
+    # Where applications send their spans (OTLP/gRPC).
+    otlp_endpoint: str
     opensearch_endpoint: pulumi.Output[str]
     grafana_admin_secret: str
     grafana_url: str
@@ -279,6 +283,8 @@ class Observability(pulumi.ComponentResource):
         self._prerequisites: list[Prerequisite] = []
         self.grafana_url = f"https://{grafana_host(args.stack, args.domain)}"
         stack = self._prometheus_stack()
+        self.prometheus_release = stack
+        self.otlp_endpoint = otel_collector.OTLP_GRPC_ENDPOINT
         self._scrape_platform(stack)
         self._alert_rules(stack)
         if args.peer_health_urls is not None:

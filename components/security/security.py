@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.addons import cert_manager, external_secrets, ingress_nginx
+from components.addons import cert_manager, external_secrets, ingress_nginx, keda, vpa
 from components.addons.charts import pinned
 from components.addons.registry import HelmAddon, IrsaSpec, install
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
@@ -108,10 +108,56 @@ class SecurityArgs:
     artifacts_bucket_arn: pulumi.Input[str]
     application_secret_arns: list[pulumi.Input[str]]
     postgres_resource_id: pulumi.Input[str]
+    # None where the stack runs no Kafka.
+    kafka: KafkaAccess | None
     # Only the primary region's trail records every region (no duplicate global events).
     multi_region_trail: bool
     # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
     hosted_zone_id: pulumi.Input[str] | None
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """The MSK cluster the services use with IAM authentication, and the one topic and
+    consumer group they may touch."""
+
+    cluster_arn: pulumi.Input[str]
+    topic: str
+    consumer_group: str
+
+
+def kafka_statements(cluster_arn: str, topic: str, group: str, *, consume: bool) -> list[Any]:
+    """Produce to (agent-factory) or consume from (worker) one topic. MSK names topics and
+    groups under the cluster: arn:...:topic/<cluster-name>/<cluster-uuid>/<topic>."""
+    topic_arn = cluster_arn.replace(":cluster/", ":topic/", 1) + f"/{topic}"
+    group_arn = cluster_arn.replace(":cluster/", ":group/", 1) + f"/{group}"
+    statements: list[Any] = [
+        {
+            "Sid": "KafkaConnect",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+            "Resource": cluster_arn,
+        },
+        {
+            "Sid": "KafkaTopic",
+            "Effect": "Allow",
+            "Action": [
+                "kafka-cluster:DescribeTopic",
+                "kafka-cluster:ReadData" if consume else "kafka-cluster:WriteData",
+            ],
+            "Resource": topic_arn,
+        },
+    ]
+    if consume:
+        statements.append(
+            {
+                "Sid": "KafkaGroup",
+                "Effect": "Allow",
+                "Action": ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+                "Resource": group_arn,
+            }
+        )
+    return statements
 
 
 @dataclass(frozen=True)
@@ -159,7 +205,10 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
 
     specs = [
         application("greenlang-system", PLATFORM_QUOTA),
-        application(args.workload_namespace, workload_quota),
+        # The services' chart (charts/agent-factory) brings a NetworkPolicy per workload: who
+        # may call it, which data stores and which LLM provider ranges it reaches. Here only
+        # what every pod needs: DNS and the AWS APIs through the VPC endpoints.
+        NamespaceSpec(args.workload_namespace, workload_quota, egress=api, same_namespace=False),
         NamespaceSpec(
             "monitoring",
             monitoring_quota,
@@ -209,6 +258,27 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
             egress=api,
             internet_https=True,
             egress_to_all_namespaces=True,
+        ),
+        # The API server calls the external metrics APIService and the admission webhook;
+        # the operator reads consumer lag from MSK (IAM listener) and STS through the VPC.
+        NamespaceSpec(
+            keda.NAMESPACE,
+            keda.quota(args.settings.platform_replicas),
+            ingress=(
+                Ingress(from_cidr=vpc, ports=(keda.METRICS_API_PORT, keda.WEBHOOK_PORT)),
+                scraped,
+            ),
+            egress=(
+                *((cidr, (keda.KAFKA_IAM_PORT,)) for cidr in args.data_subnet_cidrs),
+                *api,
+            ),
+        ),
+        # Recommender only: no webhook, so nothing but Prometheus calls in.
+        NamespaceSpec(
+            vpa.NAMESPACE,
+            vpa.quota(args.settings.platform_replicas),
+            ingress=(scraped,),
+            egress=api,
         ),
     ]
     return [replace(spec, exemption=exemptions.get(spec.name)) for spec in specs]
@@ -308,6 +378,11 @@ class Security(pulumi.ComponentResource):
     namespaces: dict[str, pulumi.Output[str]]
     tenant_namespaces: dict[str, pulumi.Output[str]]
     service_account_roles: dict[str, pulumi.Output[str]]
+    # Each Agent Factory workload -> the ServiceAccount its pods run as (charts/agent-factory
+    # references them; IRSA trust names them), and the objects to wait for.
+    workload_service_accounts: dict[str, str]
+    workload_identities: list[k8s.core.v1.ServiceAccount]
+    ingress_namespace: str
     cluster_issuer: str
     ingress_class: str
     # DNS name of the ingress load balancer, once the cloud provider has created it.
@@ -316,6 +391,8 @@ class Security(pulumi.ComponentResource):
     ingress_release: k8s.helm.v3.Release
     fenced_namespaces: dict[str, FencedNamespace]
     secret_store: SecretStore
+    # The KEDA and VPA releases: objects of keda.sh / autoscaling.k8s.io kinds wait for them.
+    autoscaling_releases: list[pulumi.Resource]
     # The CloudWatch log group CloudTrail delivers to (CIS metric filters read it); None
     # when this stack runs no trail.
     trail_log_group_name: pulumi.Output[str] | None
@@ -350,7 +427,9 @@ class Security(pulumi.ComponentResource):
         self.ingress_hostname = self._ingress_hostname(self.ingress_release)
         self.cluster_issuer = self._cert_manager(self.ingress_release)
         self.secret_store = self._external_secrets()
+        self.autoscaling_releases = self._autoscaling()
         self.ingress_class = ingress_nginx.INGRESS_CLASS
+        self.ingress_namespace = ingress_nginx.NAMESPACE
         self.trail_log_group_name = self._account_guards()
         self.register_outputs(
             {
@@ -516,36 +595,57 @@ class Security(pulumi.ComponentResource):
         monitoring = pulumi.Output.all(
             account.partition, account.account_id, args.cluster.name
         ).apply(lambda v: monitoring_statements(v[0], v[1], account.region, v[2]))
-        identities: dict[str, tuple[str, pulumi.Input[list[Any]]]] = {
+
+        def kafka(consume: bool) -> pulumi.Input[list[Any]]:
+            access = args.kafka
+            if access is None:
+                return []
+            return pulumi.Output.from_input(access.cluster_arn).apply(
+                lambda arn: kafka_statements(
+                    arn, access.topic, access.consumer_group, consume=consume
+                )
+            )
+
+        def joined(*parts: pulumi.Input[list[Any]]) -> pulumi.Output[list[Any]]:
+            return pulumi.Output.all(*parts).apply(lambda v: [s for part in v for s in part])
+
+        # What each workload of charts/agent-factory calls in AWS (None: nothing, no role).
+        identities: dict[str, tuple[str, pulumi.Input[list[Any]] | None]] = {
             "agent-factory": (
                 workload,
-                pulumi.Output.all(secrets_read, artifacts, database).apply(
-                    lambda v: [*v[0], *v[1], *v[2]]
-                ),
+                joined(secrets_read, artifacts, database, kafka(consume=False)),
             ),
-            "agent-runtime": (
-                workload,
-                pulumi.Output.all(secrets_read, artifacts).apply(lambda v: [*v[0], *v[1]]),
-            ),
+            "agent-runtime": (workload, joined(secrets_read, artifacts)),
+            "agent-registry": (workload, joined(artifacts, database)),
+            "worker": (workload, joined(secrets_read, artifacts, kafka(consume=True))),
+            "api-gateway": (workload, None),
             "monitoring": ("monitoring", monitoring),
         }
         roles: dict[str, pulumi.Output[str]] = {}
+        self.workload_service_accounts = {}
+        self.workload_identities = []
         for account_name, (namespace, statements) in identities.items():
-            role = self._irsa_role(account_name, namespace, account_name, statements)
-            k8s.core.v1.ServiceAccount(
+            annotations = None
+            if statements is not None:
+                role = self._irsa_role(account_name, namespace, account_name, statements)
+                roles[account_name] = role.arn
+                annotations = role.annotations
+            service_account = k8s.core.v1.ServiceAccount(
                 f"{self._name}-sa-{account_name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=account_name,
                     namespace=namespace,
                     labels={**self._labels, "app.kubernetes.io/name": account_name},
-                    annotations=role.annotations,
+                    annotations=annotations,
                 ),
                 # IRSA projects its own web-identity token; a pod that calls the Kubernetes
                 # API opts in on its own spec.
                 automount_service_account_token=False,
                 opts=self._in(namespace),
             )
-            roles[account_name] = role.arn
+            if namespace == workload:
+                self.workload_service_accounts[account_name] = account_name
+                self.workload_identities.append(service_account)
         return roles
 
     # -- tenants ---------------------------------------------------------------------
@@ -707,6 +807,28 @@ class Security(pulumi.ComponentResource):
             ),
         )
         return SecretStore(SECRET_STORE, store)
+
+    # -- autoscaling -----------------------------------------------------------------
+
+    def _autoscaling(self) -> list[pulumi.Resource]:
+        """KEDA (its operator reads MSK consumer lag with its own IRSA role) and the VPA
+        recommender; returns the releases that install their CRDs."""
+        args = self._args
+        account = args.cluster.account
+        statements = pulumi.Output.all(
+            account.partition, account.account_id, args.cluster.name
+        ).apply(lambda v: keda.policy(v[0], v[1], account.region, v[2]))
+        replicas = args.settings.platform_replicas
+        scaler = self._addon(
+            keda.NAME,
+            keda.values(replicas),
+            keda.footprint(replicas),
+            irsa=IrsaSpec(
+                keda.SERVICE_ACCOUNT, statements, values_path=keda.SERVICE_ACCOUNT_VALUES
+            ),
+        )
+        recommender = self._addon(vpa.CHART, vpa.values(replicas), vpa.footprint(replicas))
+        return [scaler.release, recommender.release]
 
     # -- account guards --------------------------------------------------------------
 

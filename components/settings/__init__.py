@@ -65,16 +65,19 @@ from components.settings.security import (
     SecuritySettings,
     TenantSettings,
 )
+from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
 
 __all__ = [
     "ENVIRONMENTS",
     "KUBERNETES_VERSION",
     "PROJECT",
     "PROJECT_DEFAULTS",
+    "WORKLOADS",
     "AutoscalerSettings",
     "CacheSettings",
     "ClusterSettings",
     "DataStoresSettings",
+    "ImageSettings",
     "IngressSettings",
     "KafkaSettings",
     "MultiRegionSettings",
@@ -85,6 +88,7 @@ __all__ = [
     "PostgresSettings",
     "QuotaTier",
     "SecuritySettings",
+    "ServicesSettings",
     "Settings",
     "SettingsError",
     "SloSettings",
@@ -149,6 +153,11 @@ class Settings(SettingsModel):
     observability: ObservabilitySettings = Field(
         ObservabilitySettings(), description="Metrics, logs, traces, SLOs and alarms."
     )
+    services: ServicesSettings = Field(
+        ServicesSettings(),
+        description="The Agent Factory workloads (charts/agent-factory): images, pools, "
+        "egress. A secondary region runs its primary's images and lists none itself.",
+    )
     multi_region: MultiRegionSettings | None = Field(
         None,
         description="This stack's part in the multi-region deployment (docs/multi-region.md); "
@@ -202,6 +211,15 @@ class Settings(SettingsModel):
                 "network.availabilityZones", f"{foreign} are not zones of {self.region}"
             )
         self._check_multi_region()
+        for workload in WORKLOADS:
+            if workload not in self.services.images:
+                raise KeyedError(f"services.images.{workload}", "is required (tag and digest)")
+            pool = self.services.pool(workload)
+            if pool not in self.node_pools:
+                raise KeyedError(
+                    f"services.pools.{workload}",
+                    f"pool '{pool}' is not in nodePools ({', '.join(self.node_pools)})",
+                )
         return self
 
     @model_validator(mode="after")
@@ -368,29 +386,30 @@ MAX_STACK_NAME = 20
 _DERIVED_FROM_STACK = re.compile(rf"^[a-z][a-z0-9-]{{0,{MAX_STACK_NAME - 1}}}$")
 
 
-def _primary_tenants(stack_dir: Path, reference: str) -> Any:
-    """The ``security.tenants`` of the primary's stack file: every region serves every
-    tenant (latency routing), so the list lives once, with the primary."""
+def _primary_section(stack_dir: Path, reference: str, section: str, field: str) -> Any:
+    """``<section>.<key>`` of the primary's stack file. Every region serves every tenant
+    (latency routing) with the same release of the services, so the tenant list and the
+    images live once, with the primary."""
     *qualifiers, name = reference.split("/")
     key = f"{PROJECT}:multiRegion.primaryStack"
     if qualifiers and qualifiers[-1] != PROJECT:
         raise SettingsError(
-            f"{key}: {reference} is in another project; a secondary serves the tenants of "
-            "its primary's stack file, which must be in this project"
+            f"{key}: {reference} is in another project; a secondary reads {section}.{field} "
+            "from its primary's stack file, which must be in this project"
         )
     path = stack_dir / f"Pulumi.{name}.yaml"
     try:
         config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-        security = config.get(f"{PROJECT}:security") or {}
+        values = config.get(f"{PROJECT}:{section}") or {}
         # An object set with `pulumi config set` (no --path) is stored as a JSON string.
-        if isinstance(security, str):
-            security = json.loads(security)
-        return security.get("tenants", [])
+        if isinstance(values, str):
+            values = json.loads(values)
+        return values.get(field, [] if field == "tenants" else {})
     # ValueError: broken JSON; AttributeError: a section that is not a mapping.
     except (OSError, ValueError, yaml.YAMLError, AttributeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not a readable stack file"
         raise SettingsError(
-            f"{key}: cannot read this secondary's tenants from {path.name} ({reason})"
+            f"{key}: cannot read this secondary's {section}.{field} from {path.name} ({reason})"
         ) from None
 
 
@@ -441,20 +460,46 @@ def load_settings(
     # A pool set to null in a stack file removes it (a stack without that workload).
     merged_pools = {name: spec for name, spec in merged_pools.items() if spec is not None}
     document = {**raw, "stack": stack, "region": region, "nodePools": merged_pools}
-    settings = _validate(document)
+    primary_stack = _primary_stack(raw.get("multiRegion"))
+    # A stack naming itself as primary is reported by the model, not read from its file.
+    if primary_stack is not None and primary_stack.rsplit("/", 1)[-1] != stack:
+        document = _from_primary(document, primary_stack, stack_dir)
+    return _validate(document)
 
-    multi = settings.multi_region
-    if multi is None or multi.primary_stack is None:
-        return settings
-    security = raw.get("security", {})
+
+def _primary_stack(multi_region: Any) -> str | None:
+    """The primary a secondary's (still unvalidated) ``multiRegion`` names, if it is valid;
+    an invalid one is reported by the whole model's validation."""
+    if not isinstance(multi_region, Mapping):
+        return None
+    try:
+        return MultiRegionSettings.model_validate(multi_region).primary_stack
+    except ValidationError:
+        return None
+
+
+def _from_primary(document: dict[str, Any], primary_stack: str, stack_dir: Path) -> dict[str, Any]:
+    """A secondary's document with the tenants and images of its primary's stack file."""
+    primary_file = f"Pulumi.{primary_stack.rsplit('/', 1)[-1]}.yaml"
+    security = document.get("security", {})
     if "tenants" in security:
-        primary_file = f"Pulumi.{multi.primary_stack.rsplit('/', 1)[-1]}.yaml"
         raise SettingsError(
             f"agent-factory:security.tenants: a secondary serves the tenants of its primary "
-            f"{multi.primary_stack}; list them in {primary_file} only"
+            f"{primary_stack}; list them in {primary_file} only"
         )
-    tenants = _primary_tenants(stack_dir, multi.primary_stack)
-    return _validate({**document, "security": {**security, "tenants": tenants}})
+    services = document.get("services", {})
+    if "images" in services:
+        raise SettingsError(
+            f"agent-factory:services.images: a secondary runs the release of its primary "
+            f"{primary_stack}; promote images in {primary_file} only"
+        )
+    tenants = _primary_section(stack_dir, primary_stack, "security", "tenants")
+    images = _primary_section(stack_dir, primary_stack, "services", "images")
+    return {
+        **document,
+        "security": {**security, "tenants": tenants},
+        "services": {**services, "images": images},
+    }
 
 
 def settings_from_pulumi() -> Settings:

@@ -1,0 +1,259 @@
+"""Services: the Agent Factory workloads, deployed from the in-repo chart.
+
+``charts/agent-factory`` is released as a ``kubernetes.helm.v4.Chart``: Pulumi renders it
+and creates every object as a resource of its own, so ``pulumi preview`` with the policy
+pack sees (and the offline preview gates) each Deployment, HPA, NetworkPolicy and Ingress
+the chart makes, exactly as it will be applied. The environment's values file holds the
+sizing; this component adds what only the platform knows: images by digest, the service
+accounts and their IRSA roles, data-store endpoints and CIDRs, the secrets' ARNs, pools,
+hostnames. docs/services.md says why the chart is not a ``helm.v3.Release``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.context import ClusterContext
+from components.prerequisites import Prerequisite, prerequisites_output
+from components.settings import ServicesSettings, Taint
+from components.settings.services import WORKLOADS
+
+# Relative to the project directory, where `pulumi up` runs the program.
+CHART_PATH = "charts/agent-factory"
+RELEASE = "agent-factory"
+# Where each image lives in the registry: <registry>/agent-factory/<workload>.
+REPOSITORY_PREFIX = "agent-factory"
+# What the Kubernetes API calls a taint's effect (the node group API spells it NO_SCHEDULE).
+_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+
+def values_file(environment: str) -> str:
+    return f"{CHART_PATH}/values-{environment}.yaml"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a workload's pods run: its pool's label, and a toleration of each taint."""
+
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, str], ...] = ()
+
+    @classmethod
+    def on_pool(cls, pool: str, taints: Sequence[Taint]) -> Placement:
+        return cls(
+            {"workload-type": pool},
+            tuple(
+                {
+                    "key": t.key,
+                    "operator": "Equal",
+                    "value": t.value,
+                    "effect": _EFFECTS[t.effect],
+                }
+                for t in taints
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DataEndpoints:
+    """The data stores as the workloads reach them: hosts, ports, the subnets they live in
+    (NetworkPolicy egress) and the secrets holding their credentials."""
+
+    postgres_host: pulumi.Input[str]
+    postgres_port: int
+    database: str
+    database_user: str
+    cache_host: pulumi.Input[str]
+    cache_port: int
+    cache_auth_secret_arn: pulumi.Input[str]
+    # None where the stack runs no Kafka (dev): the worker then scales on its cron trigger.
+    kafka_brokers: pulumi.Input[str] | None
+    kafka_port: int
+    artifacts_bucket: pulumi.Input[str]
+    subnet_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """The DNS name of a stack outside the latency-routed set (dev, staging): a CNAME to
+    this cluster's ingress load balancer. The prod regions' names belong to GlobalRouting."""
+
+    zone_id: pulumi.Input[str]
+    name: str
+    target: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ServicesArgs:
+    cluster: ClusterContext
+    settings: ServicesSettings
+    environment: str
+    namespace: str
+    registry: pulumi.Input[str]
+    # The global name and this region's own (the Route 53 health check asks the latter).
+    api_hosts: tuple[str, ...]
+    vpc_cidr: str
+    # S3's public ranges in the region: the gateway endpoint routes to them, so the
+    # workloads' egress policies must name them.
+    s3_cidrs: pulumi.Input[list[str]]
+    data: DataEndpoints
+    # Application secret name -> ARN (the LLM provider keys).
+    llm_secret_arns: Mapping[str, pulumi.Input[str]]
+    placements: Mapping[str, Placement]
+    # Workload -> its ServiceAccount (IRSA annotated by the platform).
+    service_accounts: Mapping[str, str]
+    ingress_class: str
+    ingress_namespace: str
+    monitoring_namespace: str
+    tracing_namespace: str
+    otlp_endpoint: str
+    cluster_secret_store: str
+    record: StackRecord | None
+    # What the chart's objects wait for: the namespace, the service accounts, the releases
+    # that install the CRDs of its ExternalSecrets, ServiceMonitors, ScaledObjects and VPAs,
+    # and the ingress controller's admission webhook.
+    depends_on: Sequence[pulumi.Resource]
+
+    def __post_init__(self) -> None:
+        for label, mapping in (
+            ("placements", self.placements),
+            ("service_accounts", self.service_accounts),
+        ):
+            missing = sorted(set(WORKLOADS) - set(mapping))
+            if missing:
+                raise ValueError(f"ServicesArgs.{label}: no entry for {missing}")
+
+
+def image_reference(registry: str, workload: str, tag: str, digest: str) -> str:
+    return f"{registry}/{REPOSITORY_PREFIX}/{workload}:{tag}@{digest}"
+
+
+class Services(pulumi.ComponentResource):
+    chart: k8s.helm.v4.Chart
+
+    def __init__(
+        self, name: str, args: ServicesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("agentfactory:platform:Services", name, None, opts)
+        settings = args.settings
+        self.chart = k8s.helm.v4.Chart(
+            f"{name}-chart",
+            chart=f"./{CHART_PATH}",
+            name=RELEASE,
+            namespace=args.namespace,
+            value_yaml_files=[pulumi.FileAsset(values_file(args.environment))],
+            values=self._values(args),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.cluster.k8s_provider,
+                depends_on=list(args.depends_on),
+            ),
+        )
+        if args.record is not None:
+            aws.route53.Record(
+                f"{name}-api-dns",
+                zone_id=args.record.zone_id,
+                name=args.record.name,
+                type="CNAME",
+                ttl=300,
+                records=[args.record.target],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        images = pulumi.Output.from_input(args.registry).apply(
+            lambda registry: ", ".join(
+                image_reference(registry, w, settings.images[w].tag, settings.images[w].digest)
+                for w in WORKLOADS
+            )
+        )
+        self.register_outputs(
+            {
+                "release": RELEASE,
+                "namespace": args.namespace,
+                "images": images,
+                **prerequisites_output(
+                    [
+                        Prerequisite(
+                            "the services' images exist in the registry at the digests "
+                            "of agent-factory:services.images",
+                            "the services' image workflow pushes them; the promotion pull "
+                            "request copies tag and digest into the stack file",
+                        )
+                    ]
+                ),
+            }
+        )
+
+    @staticmethod
+    def _values(args: ServicesArgs) -> dict[str, Any]:
+        settings, data = args.settings, args.data
+        kafka: dict[str, Any] = {"enabled": data.kafka_brokers is not None}
+        if data.kafka_brokers is not None:
+            kafka.update(
+                bootstrapBrokers=data.kafka_brokers,
+                port=data.kafka_port,
+                cidrs=list(data.subnet_cidrs),
+                topic=settings.kafka_topic,
+                consumerGroup=settings.kafka_consumer_group,
+            )
+        return {
+            "global": {
+                "environment": args.environment,
+                "region": args.cluster.account.region,
+                "imageRegistry": args.registry,
+                "apiHosts": list(args.api_hosts),
+                "ingressClassName": args.ingress_class,
+                "ingressNamespace": args.ingress_namespace,
+                "monitoringNamespace": args.monitoring_namespace,
+                "tracingNamespace": args.tracing_namespace,
+                "otlpEndpoint": args.otlp_endpoint,
+                "serviceMonitorLabels": {"app.kubernetes.io/part-of": "agent-factory"},
+                "clusterSecretStore": args.cluster_secret_store,
+                "vpcCidr": args.vpc_cidr,
+                "s3EgressCidrs": args.s3_cidrs,
+                "llmEgressCidrs": list(settings.llm_egress_cidrs),
+                "llmProviderSecrets": [
+                    {"name": secret, "remoteKey": arn}
+                    for secret, arn in sorted(args.llm_secret_arns.items())
+                ],
+                "dataStores": {
+                    "postgres": {
+                        "host": data.postgres_host,
+                        "port": data.postgres_port,
+                        "database": data.database,
+                        "user": data.database_user,
+                        "cidrs": list(data.subnet_cidrs),
+                    },
+                    "cache": {
+                        "host": data.cache_host,
+                        "port": data.cache_port,
+                        "cidrs": list(data.subnet_cidrs),
+                        "authSecretKey": data.cache_auth_secret_arn,
+                    },
+                    "kafka": kafka,
+                    "artifactsBucket": data.artifacts_bucket,
+                },
+            },
+            "workloads": {
+                workload: {
+                    "image": {
+                        "repository": f"{REPOSITORY_PREFIX}/{workload}",
+                        "tag": settings.images[workload].tag,
+                        "digest": settings.images[workload].digest,
+                    },
+                    "serviceAccountName": args.service_accounts[workload],
+                    "nodeSelector": dict(args.placements[workload].node_selector),
+                    "tolerations": [dict(t) for t in args.placements[workload].tolerations],
+                }
+                for workload in WORKLOADS
+            },
+        }

@@ -1,0 +1,259 @@
+"""The services on the platform: the in-repo chart deployed as a helm.v4.Chart, its rendered
+objects in the plan as the provider registers them, wired to the platform's identities,
+data stores, pools and hostnames, and gated like every other resource."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.settings import WORKLOADS
+from components.settings.services import ANTHROPIC_API_CIDRS
+from tests.conftest import ROOT, by_name
+from tools import plan as plan_cli
+from tools.checks import check_quotas, check_service_accounts
+from tools.synth import CHART, Plan, PlannedResource, chart_children, object_type
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+RECORD = "aws:route53/record:Record"
+
+
+def chart_of(plan: Plan) -> PlannedResource:
+    (chart,) = plan.by_type(CHART)
+    return chart
+
+
+def rendered(plan: Plan, type_: str) -> dict[str, dict[str, Any]]:
+    chart = chart_of(plan)
+    return {
+        r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type(type_) if r.parent == chart.urn
+    }
+
+
+def test_object_types_follow_the_provider_tokens() -> None:
+    assert object_type("apps/v1", "Deployment") == DEPLOYMENT
+    assert object_type("v1", "Service") == "kubernetes:core/v1:Service"
+    assert object_type("keda.sh/v1alpha1", "ScaledObject") == SCALED_OBJECT
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_chart_is_local_with_the_environment_values(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    plan = plan_of(stack)
+    chart = chart_of(plan)
+    assert chart.remote and chart.inputs["chart"] == "./charts/agent-factory"
+    assert chart.inputs["namespace"] == f"greenlang-{stack}"
+    (values_file,) = chart.inputs["valueYamlFiles"]
+    assert values_file["path"] == f"charts/agent-factory/values-{stack}.yaml"
+    # Its objects are children named as the provider names them, and wait for what it does.
+    children = [r for r in plan.resources if r.parent == chart.urn]
+    assert len(children) >= 40
+    for child in children:
+        namespace = child.inputs["metadata"]["namespace"]
+        assert child.name == f"{chart.name}:{namespace}/{child.inputs['metadata']['name']}"
+        assert child.dependencies == chart.dependencies and child.custom
+
+
+def test_five_workloads_with_their_scalers_per_environment(plan_of: Callable[[str], Plan]) -> None:
+    prod = plan_of("prod")
+    deployments = rendered(prod, DEPLOYMENT)
+    assert set(deployments) == set(WORKLOADS)
+    ranges = {
+        n: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"])
+        for n, h in rendered(prod, HPA).items()
+    }
+    assert ranges == {
+        "agent-factory": (3, 50),
+        "agent-runtime": (10, 200),
+        "agent-registry": (3, 10),
+        "api-gateway": (3, 30),
+    }
+    (worker,) = rendered(prod, SCALED_OBJECT).values()
+    assert worker["spec"]["scaleTargetRef"]["name"] == "worker"
+    triggers = {t["type"] for t in worker["spec"]["triggers"]}
+    assert {"kafka", "cron"} <= triggers
+    # dev runs no Kafka: the worker scales on CPU and the cron floor only.
+    (dev_worker,) = rendered(plan_of("dev"), SCALED_OBJECT).values()
+    assert "kafka" not in {t["type"] for t in dev_worker["spec"]["triggers"]}
+
+
+def test_images_come_by_digest_from_this_accounts_registry(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("prod-eu-west-1")
+    for name, deployment in rendered(plan, DEPLOYMENT).items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        assert container["image"].startswith(f"{registry}/agent-factory/{name}:0.1.0@sha256:")
+
+
+def test_pods_run_on_their_pool_as_the_platforms_service_account(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("prod")
+    accounts = {
+        r.inputs["metadata"]["name"]: r
+        for r in plan.by_type(SERVICE_ACCOUNT)
+        if r.inputs["metadata"]["namespace"] == "greenlang-prod"
+    }
+    pools = {"agent-registry": "agent-factory"}
+    for name, deployment in rendered(plan, DEPLOYMENT).items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == name and name in accounts
+        assert pod["nodeSelector"] == {"workload-type": pools.get(name, name)}
+        assert accounts[name].inputs["automountServiceAccountToken"] is False
+    # The gateway calls nothing in AWS: its account carries no role.
+    assert "annotations" not in accounts["api-gateway"].inputs["metadata"]
+    assert check_service_accounts(plan) == ([], 6)
+
+
+def statements(plan: Plan, role_name: str) -> list[dict[str, Any]]:
+    policy = by_name(plan, ROLE_POLICY)[f"{role_name}-policy"]
+    return json.loads(policy.inputs["policy"])["Statement"]
+
+
+def test_kafka_access_is_one_topic_and_one_group(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    worker = {s["Sid"]: s for s in statements(plan, "prod-security-worker")}
+    cluster = worker["KafkaConnect"]["Resource"]
+    assert ":cluster/" in cluster
+    assert worker["KafkaTopic"]["Resource"] == (
+        cluster.replace(":cluster/", ":topic/") + "/agent-tasks"
+    )
+    assert worker["KafkaTopic"]["Action"] == [
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:ReadData",
+    ]
+    assert worker["KafkaGroup"]["Resource"].endswith("/agent-worker")
+    producer = {s["Sid"]: s for s in statements(plan, "prod-security-agent-factory")}
+    assert "kafka-cluster:WriteData" in producer["KafkaTopic"]["Action"]
+    assert "KafkaGroup" not in producer
+    # dev has no Kafka: no kafka statement at all.
+    dev = statements(plan_of("dev"), "dev-security-worker")
+    assert not [s for s in dev if s["Sid"].startswith("Kafka")]
+
+
+def test_the_gateway_serves_the_api_names_and_the_health_path(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    for stack, hosts in (
+        ("prod", ["api.greenlang.ai", "api-us-east-1.greenlang.ai"]),
+        ("prod-us-west-2", ["api.greenlang.ai", "api-us-west-2.greenlang.ai"]),
+    ):
+        (ingress,) = rendered(plan_of(stack), INGRESS).values()
+        spec = ingress["spec"]
+        assert [r["host"] for r in spec["rules"]] == hosts
+        assert spec["tls"] == [{"hosts": hosts}]  # the controller's wildcard certificate
+        paths = {p["path"]: p for r in spec["rules"] for p in r["http"]["paths"]}
+        # What GlobalRouting's health check and the peer probes request.
+        assert paths["/healthz"]["pathType"] == "Exact"
+        assert paths["/healthz"]["backend"]["service"]["name"] == "api-gateway"
+    # A stack outside the latency-routed set gets its own name and record.
+    dev = plan_of("dev")
+    (ingress,) = rendered(dev, INGRESS).values()
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["api-dev.greenlang.ai"]
+    # dev names no hosted zone (security.hostedZoneId), so no record is made for it.
+    assert "dev-services-api-dns" not in by_name(dev, RECORD)
+
+
+def test_llm_egress_is_the_configured_allow_list(plan_of: Callable[[str], Plan]) -> None:
+    chart = chart_of(plan_of("prod"))
+    assert chart.inputs["values"]["global"]["llmEgressCidrs"] == list(ANTHROPIC_API_CIDRS)
+
+
+def test_the_quota_admits_every_autoscaler_at_its_maximum(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("prod")
+    findings, _ = check_quotas(plan)
+    assert [f for f in findings if "greenlang-prod" in f.message] == []
+    # Seeded: the runtime allowed to 400 pods does not fit the namespace's quota.
+    resources = [
+        _with_max(r, 400)
+        if r.type == HPA and r.inputs["metadata"]["name"] == "agent-runtime"
+        else r
+        for r in plan.resources
+    ]
+    findings, _ = check_quotas(Plan(plan.stack, plan.project, resources, plan.outputs))
+    assert {f.subject for f in findings} == {"ResourceQuota greenlang-prod"}
+    assert any("needs requests.cpu" in f.message for f in findings)
+    assert "autoscaled workloads at their maximum" in findings[0].message
+
+
+def _with_max(resource: PlannedResource, most: int) -> PlannedResource:
+    inputs = json.loads(json.dumps(resource.inputs))
+    inputs["spec"]["maxReplicas"] = most
+    return PlannedResource(**{**resource.__dict__, "inputs": inputs})
+
+
+def test_a_pod_of_a_missing_service_account_is_rejected(plan_of: Callable[[str], Plan]) -> None:
+    plan = plan_of("dev")
+    resources = [
+        r
+        for r in plan.resources
+        if not (r.type == SERVICE_ACCOUNT and r.name == "dev-security-sa-worker")
+    ]
+    findings, _ = check_service_accounts(Plan(plan.stack, plan.project, resources, plan.outputs))
+    assert [f.message for f in findings] == [
+        "Deployment greenlang-dev/worker: ServiceAccount greenlang-dev/worker is not in the "
+        "plan; the API server rejects its pods"
+    ]
+
+
+def test_a_remote_chart_is_not_rendered(plan_of: Callable[[str], Plan]) -> None:
+    chart = chart_of(plan_of("dev"))
+    remote = PlannedResource(**{**chart.__dict__, "inputs": {**chart.inputs, "chart": "oci://x/y"}})
+    assert chart_children(remote, "dev", "agent-factory", ROOT) == []
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project (no venv, no tests) to break on purpose."""
+    root = tmp_path_factory.mktemp("checkout") / "project"
+    shutil.copytree(
+        ROOT,
+        root,
+        ignore=shutil.ignore_patterns("venv", ".git", "tests", "__pycache__", ".*_cache"),
+    )
+    return root
+
+
+def test_a_broken_security_context_in_the_chart_fails_the_plan(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = checkout / "charts/agent-factory/templates/deployment.yaml"
+    original = template.read_text()
+    template.write_text(original.replace("runAsNonRoot: true", "runAsNonRoot: false"))
+    try:
+        code = plan_cli.main(["dev"], root=checkout)
+    finally:
+        template.write_text(original)
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == plan_cli.EXIT_POLICY
+    assert "pss-run-as-non-root" in out and "dev-services-chart:greenlang-dev/api-gateway" in out
+
+
+def test_values_cannot_loosen_the_security_context(
+    checkout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    values = checkout / "charts/agent-factory/values-dev.yaml"
+    original = values.read_text()
+    values.write_text(
+        original + "\nworkloads:\n  worker:\n    securityContext: {runAsNonRoot: false}\n"
+    )
+    try:
+        code = plan_cli.main(["dev"], root=checkout)
+    finally:
+        values.write_text(original)
+    assert code == plan_cli.EXIT_USAGE
+    assert "securityContext" in capsys.readouterr().err
