@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 JSON ?=
 
-.PHONY: plan test lint typecheck unit venv clean
+.PHONY: plan restore test lint typecheck unit venv clean
 
 venv: $(VENV)/.installed
 
@@ -16,6 +16,11 @@ $(VENV)/.installed: requirements.txt
 
 plan: venv
 	$(PY) -m tools.plan $(STACK) $(if $(JSON),--json $(JSON))
+
+# Restore steps from the stack's plan, dry run unless ARGS has --execute:
+# make restore KIND=rds-pitr STACK=prod ARGS="--to 2026-12-01T03:00:00Z"
+restore: venv
+	$(PY) -m tools.restore $(KIND) --stack $(STACK) $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
