@@ -460,6 +460,7 @@ class Region(pulumi.ComponentResource):
                     kafka_port=data_stores.kafka_port,
                     artifacts_bucket=data_stores.bucket_names["artifacts"],
                     subnet_cidrs=tuple(str(cidr) for cidr in network.subnets.data),
+                    database_is_replica=data_stores.postgres_is_replica,
                 ),
                 llm_secret_arns=data_stores.application_secret_arns,
                 placements={

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from components.prerequisites import PREREQUISITES_OUTPUT
 from components.settings import WORKLOADS
 from components.settings.services import ANTHROPIC_API_CIDRS
 from tests.conftest import ROOT, by_name
+from tools import helm
 from tools import plan as plan_cli
-from tools.checks import check_quotas, check_service_accounts
+from tools.checks import check_quotas, check_service_accounts, component_outputs
 from tools.synth import CHART, Plan, PlannedResource, chart_children, object_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -145,6 +147,43 @@ def test_kafka_access_is_one_topic_and_one_group(plan_of: Callable[[str], Plan])
     assert not [s for s in dev if s["Sid"].startswith("Kafka")]
 
 
+# What a workload's `uses` in the chart needs from its IRSA role (the cache is reached with
+# its auth token, not IAM).
+NEEDS = {
+    "postgres": "DatabaseIamAuth",
+    "kafka": "KafkaConnect",
+    "llm": "ReadApplicationSecrets",
+    "artifacts": "Artifacts",
+}
+
+
+def test_every_workload_may_do_in_aws_what_the_chart_says_it_uses(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("prod")
+    chart = chart_of(plan)
+    values = helm.layered(
+        [
+            ROOT / "charts/agent-factory/values.yaml",
+            ROOT / chart.inputs["valueYamlFiles"][0]["path"],
+        ],
+        {},
+    )
+    policies = by_name(plan, ROLE_POLICY)
+    for workload in WORKLOADS:
+        uses = values["workloads"][workload]["uses"]
+        needed = {sid for store, sid in NEEDS.items() if uses[store]}
+        policy = policies.get(f"prod-security-{workload}-policy")
+        granted = (
+            {s["Sid"] for s in json.loads(policy.inputs["policy"])["Statement"]}
+            if policy
+            else set()
+        )
+        assert needed <= granted, workload
+        # Nothing more than it uses, except the KMS and list statements that go with them.
+        assert {sid for sid in granted if sid in NEEDS.values()} == needed, workload
+
+
 def test_the_gateway_serves_the_api_names_and_the_health_path(
     plan_of: Callable[[str], Plan],
 ) -> None:
@@ -257,3 +296,31 @@ def test_values_cannot_loosen_the_security_context(
         values.write_text(original)
     assert code == plan_cli.EXIT_USAGE
     assert "securityContext" in capsys.readouterr().err
+
+
+def services_prerequisites(plan: Plan) -> list[str]:
+    return [
+        item["what"]
+        for owner, item in component_outputs(plan, PREREQUISITES_OUTPUT)
+        if owner.name == f"{plan.stack}-services"
+    ]
+
+
+def test_what_the_pods_assume_is_printed_as_prerequisites(plan_of: Callable[[str], Plan]) -> None:
+    prod = " | ".join(services_prerequisites(plan_of("prod")))
+    assert "images exist in the registry" in prod
+    assert "database role agent_factory exists in agentfactory with rds_iam" in prod
+    assert "Kafka topic agent-tasks exists" in prod
+    # dev runs no Kafka; a secondary's replica carries the primary's roles.
+    assert "Kafka topic" not in " | ".join(services_prerequisites(plan_of("dev")))
+    assert "database role" not in " | ".join(services_prerequisites(plan_of("prod-us-west-2")))
+
+
+def test_the_chart_renders_the_same_without_a_cluster() -> None:
+    """The provider renders with the cluster at hand (`--dry-run=server`), the preview
+    without: a template that asks the cluster (lookup, Capabilities) would differ."""
+    templates = (ROOT / "charts/agent-factory/templates").glob("*")
+    asking = [
+        t.name for t in templates if "lookup" in t.read_text() or ".Capabilities" in t.read_text()
+    ]
+    assert asking == []

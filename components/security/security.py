@@ -127,15 +127,20 @@ class KafkaAccess:
 
 
 def kafka_statements(cluster_arn: str, topic: str, group: str, *, consume: bool) -> list[Any]:
-    """Produce to (agent-factory) or consume from (worker) one topic. MSK names topics and
-    groups under the cluster: arn:...:topic/<cluster-name>/<cluster-uuid>/<topic>."""
+    """Produce to (agent-factory, agent-runtime) or consume from (worker) one topic. MSK
+    names topics and groups under the cluster: arn:...:topic/<name>/<uuid>/<topic>."""
     topic_arn = cluster_arn.replace(":cluster/", ":topic/", 1) + f"/{topic}"
     group_arn = cluster_arn.replace(":cluster/", ":group/", 1) + f"/{group}"
     statements: list[Any] = [
         {
             "Sid": "KafkaConnect",
             "Effect": "Allow",
-            "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"],
+            # Kafka clients produce idempotently by default; MSK authorizes that on the cluster.
+            "Action": [
+                "kafka-cluster:Connect",
+                "kafka-cluster:DescribeCluster",
+                *([] if consume else ["kafka-cluster:WriteDataIdempotently"]),
+            ],
             "Resource": cluster_arn,
         },
         {
@@ -615,9 +620,15 @@ class Security(pulumi.ComponentResource):
                 workload,
                 joined(secrets_read, artifacts, database, kafka(consume=False)),
             ),
-            "agent-runtime": (workload, joined(secrets_read, artifacts)),
+            "agent-runtime": (
+                workload,
+                joined(secrets_read, artifacts, database, kafka(consume=False)),
+            ),
             "agent-registry": (workload, joined(artifacts, database)),
-            "worker": (workload, joined(secrets_read, artifacts, kafka(consume=True))),
+            "worker": (
+                workload,
+                joined(secrets_read, artifacts, database, kafka(consume=True)),
+            ),
             "api-gateway": (workload, None),
             "monitoring": ("monitoring", monitoring),
         }

@@ -81,6 +81,8 @@ class DataEndpoints:
     kafka_port: int
     artifacts_bucket: pulumi.Input[str]
     subnet_cidrs: tuple[str, ...]
+    # A cross-region replica carries the primary's roles; only a writer needs them made.
+    database_is_replica: bool
 
 
 @dataclass(frozen=True)
@@ -180,18 +182,49 @@ class Services(pulumi.ComponentResource):
                 "release": RELEASE,
                 "namespace": args.namespace,
                 "images": images,
-                **prerequisites_output(
-                    [
-                        Prerequisite(
-                            "the services' images exist in the registry at the digests "
-                            "of agent-factory:services.images",
-                            "the services' image workflow pushes them; the promotion pull "
-                            "request copies tag and digest into the stack file",
-                        )
-                    ]
-                ),
+                **prerequisites_output(self._prerequisites(args)),
             }
         )
+
+    @staticmethod
+    def _prerequisites(args: ServicesArgs) -> list[Prerequisite]:
+        """What the pods assume and nothing in the stack can create: the images, the
+        database role they log in as (IAM authentication) and the topic they share."""
+        data, settings = args.data, args.settings
+        items = [
+            Prerequisite(
+                "the services' images exist in the registry at the digests of "
+                "agent-factory:services.images",
+                "the services' image workflow pushes them; the promotion pull request copies "
+                "tag and digest into the stack file",
+            )
+        ]
+        if not data.database_is_replica:
+            items.append(
+                Prerequisite(
+                    f"the database role {data.database_user} exists in {data.database} with "
+                    "rds_iam (the services log in with IAM tokens; until then every login "
+                    "fails and no pod gets ready)",
+                    "connect to the writer as the master user (password in its RDS-managed "
+                    f"secret) and run: CREATE ROLE {data.database_user} LOGIN; GRANT rds_iam "
+                    f"TO {data.database_user}; GRANT CONNECT ON DATABASE {data.database} TO "
+                    f"{data.database_user}; then the schema grants of the services' migrations",
+                )
+            )
+        if data.kafka_brokers is not None:
+            items.append(
+                Prerequisite(
+                    f"the Kafka topic {settings.kafka_topic} exists (automatic topic creation "
+                    "is off) with at least as many partitions as the worker's "
+                    "autoscaling.maxReplicas: KEDA scales a consumer group no further than "
+                    "its partitions",
+                    "with an admin role and the MSK IAM client config: kafka-topics.sh "
+                    "--bootstrap-server <kafkaBootstrapBrokers> --command-config iam.properties "
+                    f"--create --topic {settings.kafka_topic} --partitions <worker maxReplicas> "
+                    "--replication-factor 3",
+                )
+            )
+        return items
 
     @staticmethod
     def _values(args: ServicesArgs) -> dict[str, Any]:
