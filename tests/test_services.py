@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from components.prerequisites import PREREQUISITES_OUTPUT
-from components.settings import WORKLOADS
+from components.services.services import Placement
+from components.settings import WORKLOADS, Taint
 from components.settings.services import ANTHROPIC_API_CIDRS
 from tests.conftest import ROOT, by_name
 from tools import helm
@@ -324,3 +325,12 @@ def test_the_chart_renders_the_same_without_a_cluster() -> None:
         t.name for t in templates if "lookup" in t.read_text() or ".Capabilities" in t.read_text()
     ]
     assert asking == []
+
+
+def test_a_tainted_pool_is_tolerated_as_kubernetes_spells_the_effect() -> None:
+    taint = Taint(key="dedicated", value="gpu", effect="NO_EXECUTE")
+    placement = Placement.on_pool("gpu", [taint])
+    assert placement.node_selector == {"workload-type": "gpu"}
+    assert placement.tolerations == (
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoExecute"},
+    )

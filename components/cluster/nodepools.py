@@ -32,11 +32,6 @@ NODE_MANAGED_POLICIES = (
     "AmazonSSMManagedInstanceCore",
 )
 AMI_TYPE = "AL2023_x86_64_STANDARD"
-TAINT_EFFECTS = {
-    "NO_SCHEDULE": "NoSchedule",
-    "NO_EXECUTE": "NoExecute",
-    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
-}
 
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 
@@ -240,7 +235,7 @@ class NodePools(pulumi.ComponentResource):
             tags[f"k8s.io/cluster-autoscaler/node-template/label/{key}"] = value
         for taint in pool.taints:
             tags[f"k8s.io/cluster-autoscaler/node-template/taint/{taint.key}"] = (
-                f"{taint.value}:{TAINT_EFFECTS[taint.effect]}"
+                f"{taint.value}:{taint.kubernetes_effect}"
             )
         for index, (key, value) in enumerate(sorted(tags.items())):
             aws.autoscaling.Tag(

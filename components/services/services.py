@@ -29,12 +29,6 @@ CHART_PATH = "charts/agent-factory"
 RELEASE = "agent-factory"
 # Where each image lives in the registry: <registry>/agent-factory/<workload>.
 REPOSITORY_PREFIX = "agent-factory"
-# What the Kubernetes API calls a taint's effect (the node group API spells it NO_SCHEDULE).
-_EFFECTS = {
-    "NO_SCHEDULE": "NoSchedule",
-    "NO_EXECUTE": "NoExecute",
-    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
-}
 
 
 def values_file(environment: str) -> str:
@@ -57,7 +51,7 @@ class Placement:
                     "key": t.key,
                     "operator": "Equal",
                     "value": t.value,
-                    "effect": _EFFECTS[t.effect],
+                    "effect": t.kubernetes_effect,
                 }
                 for t in taints
             ),

@@ -101,6 +101,13 @@ class ClusterSettings(SettingsModel):
         return self
 
 
+_KUBERNETES_EFFECTS = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+
 class Taint(SettingsModel):
     """A Kubernetes taint on every node of the pool."""
 
@@ -109,6 +116,11 @@ class Taint(SettingsModel):
     effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = Field(
         "NO_SCHEDULE", description="What the taint does to pods that do not tolerate it."
     )
+
+    @property
+    def kubernetes_effect(self) -> str:
+        """The effect as Kubernetes spells it (the node group API says NO_SCHEDULE)."""
+        return _KUBERNETES_EFFECTS[self.effect]
 
 
 class NodePoolSettings(SettingsModel):
