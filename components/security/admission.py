@@ -35,6 +35,7 @@ from components.observability.alerts import Alert
 from components.security.admission_policies import (
     POLICY_NAMES,
     WEBHOOK_TIMEOUT_SECONDS,
+    FailureAction,
     Signer,
     cluster_policies,
 )
@@ -75,9 +76,12 @@ def kyverno_alerts() -> list[Alert]:
     ]  # fmt: skip
 
 
-def policy_document(name: str, signer: Signer, registry: str) -> dict[str, Any]:
+def policy_document(
+    name: str, signer: Signer, action: FailureAction, registry: str
+) -> dict[str, Any]:
     """The ClusterPolicy ``name`` for the images of ``registry``."""
-    return next(p for p in cluster_policies(registry, signer) if p["metadata"]["name"] == name)
+    policies = cluster_policies(registry, signer, action)
+    return next(p for p in policies if p["metadata"]["name"] == name)
 
 
 def enforced_namespaces(names: Sequence[str]) -> list[str]:
@@ -164,10 +168,11 @@ class Admission(pulumi.ComponentResource):
         )
         self.release = addon.release
         signer = Signer(issuer=args.settings.signer_issuer, subject=args.settings.signer_subject)
+        action: FailureAction = "Enforce" if args.settings.enforce else "Audit"
         registry = pulumi.Output.from_input(args.registry)
         self.policies = []
         for policy_name in POLICY_NAMES:
-            document = registry.apply(partial(policy_document, policy_name, signer))
+            document = registry.apply(partial(policy_document, policy_name, signer, action))
             self.policies.append(
                 k8s.apiextensions.CustomResource(
                     f"{name}-{policy_name}",

@@ -30,7 +30,10 @@ deprecated since 1.13, kyverno.io/docs policy-settings).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+# Enforce rejects; Audit admits and reports (break-glass only).
+FailureAction = Literal["Enforce", "Audit"]
 
 REPOSITORY_PREFIX = "agent-factory"
 # The namespaces the policies enforce, as Kyverno wildcards (match.resources.namespaces).
@@ -96,7 +99,7 @@ def _match() -> dict[str, Any]:
     return {"any": [{"resources": {"kinds": POD_KINDS, "namespaces": list(ENFORCED_PATTERNS)}}]}
 
 
-def verify_images(registry: str, signer: Signer) -> dict[str, Any]:
+def verify_images(registry: str, signer: Signer, action: FailureAction) -> dict[str, Any]:
     policy = _policy(
         VERIFY_IMAGES,
         "Signed project images",
@@ -109,7 +112,7 @@ def verify_images(registry: str, signer: Signer) -> dict[str, Any]:
                     {
                         "type": "Cosign",
                         "imageReferences": [image_pattern(registry)],
-                        "failureAction": "Enforce",
+                        "failureAction": action,
                         "required": True,
                         # The charts pin digests: nothing to mutate, only to check.
                         "mutateDigest": False,
@@ -152,7 +155,7 @@ def _each_container(field: str, value: str) -> dict[str, Any]:
     }
 
 
-def pinned_images(registry: str) -> dict[str, Any]:
+def pinned_images(registry: str, action: FailureAction) -> dict[str, Any]:
     return _policy(
         PINNED_IMAGES,
         "Project images by digest",
@@ -162,7 +165,7 @@ def pinned_images(registry: str) -> dict[str, Any]:
                 "name": "from-project-registry",
                 "match": _match(),
                 "validate": {
-                    "failureAction": "Enforce",
+                    "failureAction": action,
                     "message": f"images must come from {image_pattern(registry)}",
                     "pattern": _each_container("image", image_pattern(registry)),
                 },
@@ -171,7 +174,7 @@ def pinned_images(registry: str) -> dict[str, Any]:
                 "name": "pinned-by-digest",
                 "match": _match(),
                 "validate": {
-                    "failureAction": "Enforce",
+                    "failureAction": action,
                     "message": "images must be pinned by digest (<image>@sha256:<digest>)",
                     "pattern": _each_container("image", DIGEST_PATTERN),
                 },
@@ -180,7 +183,7 @@ def pinned_images(registry: str) -> dict[str, Any]:
     )
 
 
-def pod_security() -> dict[str, Any]:
+def pod_security(action: FailureAction) -> dict[str, Any]:
     return _policy(
         POD_SECURITY,
         "Pod Security Standards restricted",
@@ -191,7 +194,7 @@ def pod_security() -> dict[str, Any]:
                 "name": "restricted",
                 "match": _match(),
                 "validate": {
-                    "failureAction": "Enforce",
+                    "failureAction": action,
                     "podSecurity": {"level": "restricted", "version": "latest"},
                 },
             },
@@ -199,7 +202,7 @@ def pod_security() -> dict[str, Any]:
                 "name": "read-only-root-filesystem",
                 "match": _match(),
                 "validate": {
-                    "failureAction": "Enforce",
+                    "failureAction": action,
                     "message": "containers must set securityContext.readOnlyRootFilesystem: true",
                     # Ephemeral (debug) containers are attached by hand, as in the pack.
                     "pattern": {
@@ -216,5 +219,11 @@ def pod_security() -> dict[str, Any]:
     )
 
 
-def cluster_policies(registry: str, signer: Signer) -> list[dict[str, Any]]:
-    return [verify_images(registry, signer), pinned_images(registry), pod_security()]
+def cluster_policies(
+    registry: str, signer: Signer, action: FailureAction = "Enforce"
+) -> list[dict[str, Any]]:
+    return [
+        verify_images(registry, signer, action),
+        pinned_images(registry, action),
+        pod_security(action),
+    ]

@@ -22,6 +22,11 @@ class AdmissionSettings(SettingsModel):
     enabled: bool = Field(
         True, description="Install Kyverno and enforce its policies in the workload namespaces."
     )
+    enforce: bool = Field(
+        True,
+        description="Reject what the policies refuse (Enforce); false only reports it (Audit), "
+        "the break-glass step of docs/runbooks/kyverno-break-glass.md.",
+    )
     signer_subject: str = Field(
         IMAGE_WORKFLOW,
         description="Certificate identity (cosign keyless subject) that must have signed the "
