@@ -50,6 +50,10 @@ from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.admission import Admission, AdmissionArgs
 from components.security.keys import Keys, KeysArgs
 from components.security.security import DATABASE_USER, KafkaAccess, Security, SecurityArgs
+from components.security.vulnerability_scanning import (
+    VulnerabilityScanning,
+    VulnerabilityScanningArgs,
+)
 from components.services.services import (
     DataEndpoints,
     Placement,
@@ -383,6 +387,12 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        labels = {
+            "app.kubernetes.io/part-of": "agent-factory",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "agent-factory.io/team": settings.team,
+            "agent-factory.io/environment": settings.environment,
+        }
         if settings.security.admission.enabled:
             Admission(
                 f"{name}-admission",
@@ -399,10 +409,22 @@ class Region(pulumi.ComponentResource):
                     registry=self._registry(),
                     monitoring_namespace=security.fenced_namespaces["monitoring"],
                     prometheus_release=observability.prometheus_release,
-                    environment=settings.environment,
-                    team=settings.team,
+                    labels=labels,
                 ),
                 # Its pods need schedulable nodes.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[addons]),
+            )
+        if settings.security.vulnerability_scanning:
+            VulnerabilityScanning(
+                f"{name}-vulnerabilities",
+                VulnerabilityScanningArgs(
+                    cluster=in_cluster,
+                    charts=settings.charts,
+                    vpc_cidr=network_settings.vpc_cidr,
+                    monitoring_namespace=security.fenced_namespaces["monitoring"],
+                    prometheus_release=observability.prometheus_release,
+                    labels=labels,
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[addons]),
             )
 

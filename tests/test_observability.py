@@ -200,6 +200,7 @@ def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
         "agent-factory-slo",
         "agent-factory-regions",
         "agent-factory-kyverno",
+        "agent-factory-vulnerabilities",
     }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
     with_velero = alert_groups(targets, backups=True)["agent-factory.backups"]

@@ -121,8 +121,8 @@ class AdmissionArgs:
     monitoring_namespace: pulumi.Resource
     # kube-prometheus-stack: the monitoring CRDs the chart's ServiceMonitors need.
     prometheus_release: pulumi.Resource
-    environment: str
-    team: str
+    # Labels of every object it creates (part-of, managed-by, team, environment).
+    labels: Mapping[str, str]
 
 
 class Admission(pulumi.ComponentResource):
@@ -135,12 +135,7 @@ class Admission(pulumi.ComponentResource):
         super().__init__("agentfactory:platform:Admission", name, None, opts)
         cluster = args.cluster
         on_cluster = pulumi.ResourceOptions(parent=self, provider=cluster.k8s_provider)
-        labels = {
-            "app.kubernetes.io/part-of": "agent-factory",
-            "app.kubernetes.io/managed-by": "pulumi",
-            "agent-factory.io/team": args.team,
-            "agent-factory.io/environment": args.environment,
-        }
+        labels = dict(args.labels)
         fence = FencedNamespace(
             f"{name}-ns-{kyverno.NAMESPACE}",
             namespace_spec(args.platform_replicas, args.vpc_cidr),

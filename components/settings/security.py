@@ -175,6 +175,11 @@ class SecuritySettings(SettingsModel):
         description="Kyverno: signed, digest-pinned images and PSS restricted in the "
         "greenlang-* and tenant namespaces.",
     )
+    vulnerability_scanning: bool = Field(
+        True,
+        description="Run trivy-operator: vulnerability reports of the running images, and an "
+        "alert on critical CVEs.",
+    )
     # GuardDuty allows one detector per account and region: only one stack per account
     # and region may own it.
     guard_duty: bool = Field(

@@ -38,6 +38,7 @@ DEFAULT_REPOSITORIES = [
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://kedacore.github.io/charts",
     "https://kyverno.github.io/kyverno",
+    "https://aquasecurity.github.io/helm-charts",
 ]
 
 
