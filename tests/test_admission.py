@@ -40,9 +40,10 @@ from components.security.admission_policies import (
     Signer,
     cluster_policies,
 )
+from components.settings import SettingsError, load_settings
 from components.settings.admission import GITHUB_ACTIONS_ISSUER, IMAGE_WORKFLOW
 from policy.agentfactory_policies.hygiene import DEFAULT_REPOSITORIES
-from tests.conftest import ROOT, by_name
+from tests.conftest import ROOT, SERVICES, by_name
 from tools.checks import check_order, dependency_closure
 from tools.synth import Plan
 
@@ -557,3 +558,29 @@ def test_kyverno_alerts_have_runbooks_and_a_break_glass_procedure() -> None:
         text = (runbooks / f"{alert.runbook}.md").read_text()
         assert "## Check" in text and "## Act" in text
     assert "security.admission.enforce false" in (runbooks / "kyverno-break-glass.md").read_text()
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_signer_defaults_and_a_bad_subject_names_the_key() -> None:
+    base = {
+        "environment": "prod",
+        "team": "platform-sre",
+        "costCenter": "agent-factory",
+        "account": "prod",
+        "services": SERVICES,
+    }
+    settings = load_settings("prod", "us-east-1", base).security.admission
+    assert (settings.enforce, settings.signer_subject, settings.signer_issuer) == (
+        True,
+        IMAGE_WORKFLOW,
+        GITHUB_ACTIONS_ISSUER,
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            "prod",
+            "us-east-1",
+            {**base, "security": {"admission": {"signerSubject": "image.yml@main"}}},
+        )
+    assert str(caught.value).startswith("agent-factory:security.admission.signerSubject: ")
