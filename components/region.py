@@ -27,6 +27,7 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.k8s.tenancy import tenant_namespace
 from components.multiregion import crossstack
 from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,
@@ -46,8 +47,13 @@ from components.multiregion.zone import PublicZone, PublicZoneArgs
 from components.network.network import Network, NetworkArgs
 from components.observability.observability import Observability, ObservabilityArgs
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
+from components.security.admission import Admission, AdmissionArgs
 from components.security.keys import Keys, KeysArgs
 from components.security.security import DATABASE_USER, KafkaAccess, Security, SecurityArgs
+from components.security.vulnerability_scanning import (
+    VulnerabilityScanning,
+    VulnerabilityScanningArgs,
+)
 from components.services.services import (
     DataEndpoints,
     Placement,
@@ -381,6 +387,47 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        labels = {
+            "app.kubernetes.io/part-of": "agent-factory",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "agent-factory.io/team": settings.team,
+            "agent-factory.io/environment": settings.environment,
+        }
+        if settings.security.admission.enabled:
+            Admission(
+                f"{name}-admission",
+                AdmissionArgs(
+                    cluster=in_cluster,
+                    settings=settings.security.admission,
+                    charts=settings.charts,
+                    platform_replicas=settings.security.platform_replicas,
+                    vpc_cidr=network_settings.vpc_cidr,
+                    namespaces=[
+                        *security.fenced_namespaces,
+                        *(tenant_namespace(t.name) for t in settings.security.tenants),
+                    ],
+                    registry=self._registry(),
+                    monitoring_namespace=security.fenced_namespaces["monitoring"],
+                    prometheus_release=observability.prometheus_release,
+                    labels=labels,
+                ),
+                # Its pods need schedulable nodes.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[addons]),
+            )
+        if settings.security.vulnerability_scanning:
+            VulnerabilityScanning(
+                f"{name}-vulnerabilities",
+                VulnerabilityScanningArgs(
+                    cluster=in_cluster,
+                    charts=settings.charts,
+                    vpc_cidr=network_settings.vpc_cidr,
+                    monitoring_namespace=security.fenced_namespaces["monitoring"],
+                    prometheus_release=observability.prometheus_release,
+                    labels=labels,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[addons]),
+            )
+
         self._multi_region(primary, targets, keys, data_stores, security)
         self.services = self._services(data_stores, security, observability)
 
@@ -412,7 +459,7 @@ class Region(pulumi.ComponentResource):
     def _services(
         self, data_stores: DataStores, security: Security, observability: Observability
     ) -> Services:
-        settings, account = self._settings, self._account
+        settings = self._settings
         network = settings.network
         hosts: tuple[str, ...]
         if settings.multi_region is not None:
@@ -430,9 +477,7 @@ class Region(pulumi.ComponentResource):
                 if self.hosted_zone_id is not None
                 else None
             )
-        registry = settings.services.registry or pulumi.Output.concat(
-            account.account_id, ".dkr.ecr.", account.region, ".", account.dns_suffix
-        )
+        registry = self._registry()
         pools = {w: settings.services.pool(w) for w in WORKLOADS}
         return Services(
             f"{self._name}-services",
@@ -485,6 +530,14 @@ class Region(pulumi.ComponentResource):
                 ],
             ),
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _registry(self) -> pulumi.Input[str]:
+        """Where the services' images live (and what Kyverno verifies): the stack's
+        registry setting, or this account's ECR in the stack's region."""
+        account = self._account
+        return self._settings.services.registry or pulumi.Output.concat(
+            account.account_id, ".dkr.ecr.", account.region, ".", account.dns_suffix
         )
 
     def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:

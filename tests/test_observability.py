@@ -195,7 +195,13 @@ def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
     # Velero is not installed: no rule pretends to watch backups.
     assert not {"BackupFailed", "BackupMissing"} & names
     groups = {r.inputs["metadata"]["name"] for r in plan.by_type(RULE)}
-    assert groups == {"agent-factory-seed", "agent-factory-slo", "agent-factory-regions"}
+    assert groups == {
+        "agent-factory-seed",
+        "agent-factory-slo",
+        "agent-factory-regions",
+        "agent-factory-kyverno",
+        "agent-factory-vulnerabilities",
+    }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
     with_velero = alert_groups(targets, backups=True)["agent-factory.backups"]
     assert [a.name for a in with_velero] == ["BackupFailed", "BackupMissing"]

@@ -51,6 +51,8 @@ PLATFORM = {
     "external-secrets",
     "logging",
     "tracing",
+    "kyverno",
+    "trivy-system",
 }
 
 
@@ -686,6 +688,8 @@ CRD_KINDS = {
     "PrometheusRule",
     "ServiceMonitor",
     "Probe",
+    # Validated against its schema subset in tests/test_admission.py.
+    "ClusterPolicy",
 }
 
 

@@ -47,6 +47,10 @@ CHARTS = _table(
     Chart("tempo", "https://grafana.github.io/helm-charts", "1.24.0"),
     # KEDA 2.20 is tested on Kubernetes 1.33-1.35 (keda.sh/docs/2.21/operate/cluster).
     Chart("keda", "https://kedacore.github.io/charts", "2.20.1"),
+    # 3.7.2 (app v1.17.2): Kyverno 1.17 supports Kubernetes 1.32-1.35.
+    Chart("kyverno", "https://kyverno.github.io/kyverno/", "3.7.2"),
+    # 0.32.1 (app 0.30.1).
+    Chart("trivy-operator", "https://aquasecurity.github.io/helm-charts/", "0.32.1"),
     # 0.12.0 (app 1.7.1): the first chart whose CRDs are templates (crds.enabled).
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
 )

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, field_validator, model_validator
 
+from components.settings.admission import AdmissionSettings
 from components.settings.base import DOMAIN, KeyedError, SettingsModel, is_iam_role
 
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
@@ -168,6 +169,16 @@ class SecuritySettings(SettingsModel):
         description="The tenants this stack serves. A secondary region (multiRegion.role "
         "secondary) serves its primary's tenants, read from the primary's stack file, and "
         "must not list its own.",
+    )
+    admission: AdmissionSettings = Field(
+        AdmissionSettings(),
+        description="Kyverno: signed, digest-pinned images and PSS restricted in the "
+        "greenlang-* and tenant namespaces.",
+    )
+    vulnerability_scanning: bool = Field(
+        True,
+        description="Run trivy-operator: vulnerability reports of the running images, and an "
+        "alert on critical CVEs.",
     )
     # GuardDuty allows one detector per account and region: only one stack per account
     # and region may own it.

@@ -37,6 +37,8 @@ DEFAULT_REPOSITORIES = [
     "https://aws.github.io/eks-charts",
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://kedacore.github.io/charts",
+    "https://kyverno.github.io/kyverno",
+    "https://aquasecurity.github.io/helm-charts",
 ]
 
 
