@@ -27,6 +27,8 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.finops.costs import CostControls, CostControlsArgs
+from components.finops.offhours import OffHours, OffHoursArgs
 from components.multiregion import crossstack
 from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,
@@ -211,6 +213,10 @@ class Region(pulumi.ComponentResource):
                 autoscaler=settings.autoscaler,
                 instance_tags=settings.tags,
                 charts=settings.charts,
+                workloads={
+                    pool: tuple(w for w in WORKLOADS if settings.services.pool(w) == pool)
+                    for pool in settings.node_pools
+                },
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
         )
@@ -381,6 +387,7 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        self._costs(node_pools, observability)
         self._multi_region(primary, targets, keys, data_stores, security)
         self.services = self._services(data_stores, security, observability)
 
@@ -486,6 +493,35 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _costs(self, node_pools: NodePools, observability: Observability) -> None:
+        """The budget (and the account's cost watchers where this stack owns them), and
+        the off-hours scale-down of the pools it applies to (docs/finops.md)."""
+        settings, finops = self._settings, self._settings.finops
+        CostControls(
+            f"{self._name}-costs",
+            CostControlsArgs(
+                project=settings.project,
+                stack=settings.stack,
+                account_name=settings.account,
+                budget=finops.budget,
+                anomaly=finops.anomaly,
+                alarm_topic_arn=observability.alarm_topic_arn,
+                owns_account=settings.owns_account_cost_resources,
+                topic_ready=[observability.alarm_topic_policy],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if settings.scaled_down_pools:
+            OffHours(
+                f"{self._name}-offhours",
+                OffHoursArgs(
+                    groups=node_pools.autoscaling_groups,
+                    pools=settings.scaled_down_pools,
+                    schedule=finops.scale_down,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:
         multi = self._settings.multi_region
