@@ -27,6 +27,8 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.addons import opencost
+from components.finops.attribution import CostAttribution, CostAttributionArgs
 from components.finops.costs import CostControls, CostControlsArgs
 from components.finops.offhours import OffHours, OffHoursArgs
 from components.multiregion import crossstack
@@ -387,7 +389,7 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self._costs(node_pools, observability)
+        self._costs(node_pools, security, observability)
         self._multi_region(primary, targets, keys, data_stores, security)
         self.services = self._services(data_stores, security, observability)
 
@@ -494,10 +496,29 @@ class Region(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _costs(self, node_pools: NodePools, observability: Observability) -> None:
-        """The budget (and the account's cost watchers where this stack owns them), and
-        the off-hours scale-down of the pools it applies to (docs/finops.md)."""
+    def _costs(
+        self, node_pools: NodePools, security: Security, observability: Observability
+    ) -> None:
+        """The budget (and the account's cost watchers where this stack owns them), the
+        off-hours scale-down of the pools it applies to, OpenCost (docs/finops.md)."""
         settings, finops = self._settings, self._settings.finops
+        CostAttribution(
+            f"{self._name}-cost-attribution",
+            CostAttributionArgs(
+                cluster=self._cluster,
+                cluster_name=settings.cluster_name,
+                charts=settings.charts,
+                namespace=security.fenced_namespaces[opencost.NAMESPACE],
+                monitoring_namespace=security.fenced_namespaces["monitoring"],
+                prometheus=observability.prometheus_release,
+                labels={
+                    "app.kubernetes.io/part-of": "agent-factory",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "agent-factory.io/environment": settings.environment,
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         CostControls(
             f"{self._name}-costs",
             CostControlsArgs(
