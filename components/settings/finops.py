@@ -86,7 +86,7 @@ class ScaleDownSettings(SettingsModel):
         None, description="Scale pools to zero at night; default on in dev, refused in prod."
     )
     timezone: str = Field(
-        "Europe/Berlin", description="IANA time zone of the hours below (e.g. America/New_York)."
+        "America/New_York", description="IANA time zone of the hours below (e.g. Europe/Berlin)."
     )
     down_at: str = Field(
         "20:00", description="Time of day the pools go to zero (HH:MM, in timezone)."
