@@ -139,12 +139,6 @@ class NodePoolSettings(SettingsModel):
         description="EC2 instance types of the on-demand group (the first sets the pool's "
         "size class), all of amiType's architecture."
     )
-    ami_type: AmiType = Field(
-        "AL2023_x86_64_STANDARD",
-        description="EKS AMI of the pool's nodes: AL2023_x86_64_STANDARD, or "
-        "AL2023_ARM_64_STANDARD for Graviton (arm64) types such as m7g, c7g, r7g, t4g; "
-        "an arm64 pool needs multi-arch images (docs/services.md).",
-    )
     min_size: Annotated[int, Field(ge=0)] = Field(description="Fewest nodes of the pool.")
     max_size: Annotated[int, Field(ge=1)] = Field(
         description="Most nodes the autoscaler may grow the pool to."
@@ -159,6 +153,12 @@ class NodePoolSettings(SettingsModel):
         default_factory=list,
         description="Spot group's instance types, at least two of the size of "
         "instanceTypes[0]: more capacity pools, fewer interruptions.",
+    )
+    ami_type: AmiType = Field(
+        "AL2023_x86_64_STANDARD",
+        description="EKS AMI of the pool's nodes: AL2023_x86_64_STANDARD, or "
+        "AL2023_ARM_64_STANDARD for Graviton (arm64) types such as m7g, c7g, r7g, t4g; "
+        "an arm64 pool needs multi-arch images (docs/services.md).",
     )
     disk_size_gib: Annotated[int, Field(ge=20, le=16384)] = Field(
         100, description="Root volume of each node in GiB."
