@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.addons import opencost
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
@@ -27,7 +28,6 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
-from components.addons import opencost
 from components.finops.attribution import CostAttribution, CostAttributionArgs
 from components.finops.costs import CostControls, CostControlsArgs
 from components.finops.offhours import OffHours, OffHoursArgs

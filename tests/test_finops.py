@@ -100,9 +100,7 @@ def test_budgets_and_anomaly_detection_may_publish_to_the_encrypted_alarm_topic(
     assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert budgets["Action"] == "SNS:Publish"
     assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-    assert budgets["Condition"]["ArnLike"] == {
-        "aws:SourceArn": "arn:aws:budgets::123456789012:*"
-    }
+    assert budgets["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:budgets::123456789012:*"}
     anomalies = _statement(document, "CostAnomalyDetection")
     assert anomalies["Principal"] == {"Service": "costalerts.amazonaws.com"}
     # CloudWatch alarms keep publishing once the default policy is replaced.
@@ -295,7 +293,11 @@ ARM = {"amiType": "AL2023_ARM_64_STANDARD"}
             "['m6i.large'] do not run amiType AL2023_ARM_64_STANDARD, which needs arm64",
         ),
         (
-            {**ARM, "instanceTypes": ["m7g.large"], "spotInstanceTypes": ["m7g.large", "m6a.large"]},
+            {
+                **ARM,
+                "instanceTypes": ["m7g.large"],
+                "spotInstanceTypes": ["m7g.large", "m6a.large"],
+            },
             "nodePools.worker.spotInstanceTypes",
             "['m6a.large'] do not run amiType AL2023_ARM_64_STANDARD",
         ),
