@@ -11,6 +11,7 @@ account's Cost Anomaly Detection and cost-allocation tags.
   default, and each environment has its own account); their names hold the project and
   the account name. The preview's global-name check (tools/checks.py) treats them as
   account-wide names, so two owners in one account fail the plan.
+- Alerts arrive on the alarm topic; docs/runbooks/cost-alert.md says what to do.
 - The monitor is CUSTOM over the ``Project`` tag, not the DIMENSIONAL SERVICE monitor:
   AWS allows one of those per account and creates it by default in new accounts.
 """
