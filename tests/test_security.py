@@ -51,6 +51,7 @@ PLATFORM = {
     "external-secrets",
     "logging",
     "tracing",
+    "opencost",
 }
 
 
