@@ -20,7 +20,8 @@ instance) serves the API and the metrics on port ``http`` (9003).
   data feed are priced on demand, so spot-heavy pools read high.
 - The UI is off: the Grafana dashboard ``cost-tracking`` is the view.
 - The root filesystem is read-only; OpenCost writes its provider config to
-  ``/var/configs``, an emptyDir here.
+  ``/var/configs``, an emptyDir here. Its image runs as ``USER 1001`` (numeric), so the
+  restricted ``runAsNonRoot`` admits it.
 """
 
 from __future__ import annotations
