@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.addons import opencost
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
@@ -27,6 +28,9 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.finops.attribution import CostAttribution, CostAttributionArgs
+from components.finops.costs import CostControls, CostControlsArgs
+from components.finops.offhours import OffHours, OffHoursArgs
 from components.k8s.tenancy import tenant_namespace
 from components.multiregion import crossstack
 from components.multiregion.crossstack import (
@@ -217,6 +221,10 @@ class Region(pulumi.ComponentResource):
                 autoscaler=settings.autoscaler,
                 instance_tags=settings.tags,
                 charts=settings.charts,
+                workloads={
+                    pool: tuple(w for w in WORKLOADS if settings.services.pool(w) == pool)
+                    for pool in settings.node_pools
+                },
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
         )
@@ -428,6 +436,7 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[addons]),
             )
 
+        self._costs(node_pools, security, observability)
         self._multi_region(primary, targets, keys, data_stores, security)
         self.services = self._services(data_stores, security, observability)
 
@@ -539,6 +548,53 @@ class Region(pulumi.ComponentResource):
         return self._settings.services.registry or pulumi.Output.concat(
             account.account_id, ".dkr.ecr.", account.region, ".", account.dns_suffix
         )
+    def _costs(
+        self, node_pools: NodePools, security: Security, observability: Observability
+    ) -> None:
+        """The budget (and the account's cost watchers where this stack owns them), the
+        off-hours scale-down of the pools it applies to, OpenCost (docs/finops.md)."""
+        settings, finops = self._settings, self._settings.finops
+        CostAttribution(
+            f"{self._name}-cost-attribution",
+            CostAttributionArgs(
+                cluster=self._cluster,
+                cluster_name=settings.cluster_name,
+                charts=settings.charts,
+                namespace=security.fenced_namespaces[opencost.NAMESPACE],
+                monitoring_namespace=security.fenced_namespaces["monitoring"],
+                prometheus=observability.prometheus_release,
+                labels={
+                    "app.kubernetes.io/part-of": "agent-factory",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "agent-factory.io/environment": settings.environment,
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        CostControls(
+            f"{self._name}-costs",
+            CostControlsArgs(
+                project=settings.project,
+                stack=settings.stack,
+                account_name=settings.account,
+                budget=finops.budget,
+                anomaly=finops.anomaly,
+                alarm_topic_arn=observability.alarm_topic_arn,
+                owns_account=settings.owns_account_cost_resources,
+                topic_ready=[observability.alarm_topic_policy],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if settings.scaled_down_pools:
+            OffHours(
+                f"{self._name}-offhours",
+                OffHoursArgs(
+                    groups=node_pools.autoscaling_groups,
+                    pools=settings.scaled_down_pools,
+                    schedule=finops.scale_down,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:
         multi = self._settings.multi_region

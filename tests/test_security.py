@@ -53,6 +53,7 @@ PLATFORM = {
     "tracing",
     "kyverno",
     "trivy-system",
+    "opencost",
 }
 
 

@@ -294,7 +294,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     (
         {"nodePools": {"system": {"instanceTypes": ["m7g.xlarge"]}}},
         "nodePools.system.instanceTypes",
-        "arm64 (Graviton); pools run x86_64 nodes",
+        "do not run amiType AL2023_x86_64_STANDARD, which needs x86_64 types only",
     ),
     (
         {"dataStores": {"postgres": {"instanceClass": "db.r6g.huge"}}},

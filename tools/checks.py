@@ -737,6 +737,11 @@ GLOBAL_NAMES: dict[str, tuple[str | None, str]] = {
     "aws:eks/cluster:Cluster": ("name", "region"),
     "eks:index:Cluster": ("name", "region"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("name", "region"),
+    # Billing is account-wide: one budget name, one tag activation, one monitor per name.
+    "aws:budgets/budget:Budget": ("name", "account"),
+    "aws:costexplorer/costAllocationTag:CostAllocationTag": ("tagKey", "account"),
+    "aws:costexplorer/anomalyMonitor:AnomalyMonitor": ("name", "account"),
+    "aws:costexplorer/anomalySubscription:AnomalySubscription": ("name", "account"),
 }
 
 

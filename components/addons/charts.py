@@ -53,6 +53,8 @@ CHARTS = _table(
     Chart("trivy-operator", "https://aquasecurity.github.io/helm-charts/", "0.32.1"),
     # 0.12.0 (app 1.7.1): the first chart whose CRDs are templates (crds.enabled).
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
+    # 2.1.5 (app 1.115.0): the version whose values table components/addons/opencost.py checks.
+    Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.1.5"),
 )
 
 

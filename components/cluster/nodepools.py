@@ -9,7 +9,7 @@ on-demand when spot capacity is short.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
@@ -20,6 +20,7 @@ from components.addons.charts import pinned
 from components.addons.registry import HelmAddon, HelmAddonArgs, IrsaSpec
 from components.context import ClusterContext
 from components.iam import IrsaRole, service_trust_policy
+from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import AutoscalerSettings, NodePoolSettings
 
 NODE_MANAGED_POLICIES = (
@@ -31,8 +32,6 @@ NODE_MANAGED_POLICIES = (
     # Shell access through SSM Session Manager instead of SSH keys.
     "AmazonSSMManagedInstanceCore",
 )
-AMI_TYPE = "AL2023_x86_64_STANDARD"
-
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 
 
@@ -82,6 +81,15 @@ def _autoscaling_group_name(resources: Sequence[aws.eks.outputs.NodeGroupResourc
 
 
 @dataclass(frozen=True)
+class PoolGroup:
+    """One node group of a pool and the Auto Scaling group EKS created for it."""
+
+    pool: str
+    group: CapacityGroup
+    asg_name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class NodePoolsArgs:
     cluster: ClusterContext
     environment: str
@@ -93,6 +101,29 @@ class NodePoolsArgs:
     instance_tags: dict[str, str]
     # The stack's chart overrides (``agent-factory:charts``).
     charts: Mapping[str, str]
+    # The services' workloads (charts/agent-factory) by the pool they run on: an arm64
+    # pool needs their images built for linux/arm64 too.
+    workloads: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def arm64_prerequisites(
+    pools: Mapping[str, NodePoolSettings], workloads: Mapping[str, Sequence[str]]
+) -> list[Prerequisite]:
+    """What an arm64 (Graviton) pool assumes of the images its pods run."""
+    items = []
+    for pool_name, pool in pools.items():
+        if pool.architecture != "arm64":
+            continue
+        running = ", ".join(workloads.get(pool_name, ())) or "no services workload"
+        items.append(
+            Prerequisite(
+                what=f"pool {pool_name} runs {pool.ami_type} (arm64): every image scheduled "
+                f"on it ({running}) is a multi-arch index with a linux/arm64 variant",
+                how="docker buildx build --platform linux/amd64,linux/arm64 --push ...; "
+                "check: docker buildx imagetools inspect <image>@<digest> lists linux/arm64",
+            )
+        )
+    return items
 
 
 class NodePools(pulumi.ComponentResource):
@@ -123,6 +154,7 @@ class NodePools(pulumi.ComponentResource):
         ]
 
         node_groups: list[aws.eks.NodeGroup] = []
+        self.autoscaling_groups: list[PoolGroup] = []
         for pool_name, pool in args.pools.items():
             template = self._launch_template(name, pool_name, pool, args)
             labels = {"workload-type": pool_name, "environment": args.environment, **pool.labels}
@@ -133,7 +165,7 @@ class NodePools(pulumi.ComponentResource):
                     node_role_arn=node_role.arn,
                     subnet_ids=args.subnet_ids,
                     version=args.kubernetes_version,
-                    ami_type=AMI_TYPE,
+                    ami_type=pool.ami_type,
                     capacity_type=group.capacity_type,
                     instance_types=list(group.instance_types),
                     scaling_config=aws.eks.NodeGroupScalingConfigArgs(
@@ -159,9 +191,11 @@ class NodePools(pulumi.ComponentResource):
                         ignore_changes=["scalingConfig.desiredSize"],
                     ),
                 )
+                asg_name = node_group.resources.apply(_autoscaling_group_name)
+                self.autoscaling_groups.append(PoolGroup(pool_name, group, asg_name))
                 self._tag_autoscaling_group(
                     f"{name}-{pool_name}-{group.suffix}",
-                    node_group,
+                    asg_name,
                     {**labels, "capacity": group.suffix},
                     pool,
                     args.instance_tags,
@@ -178,6 +212,7 @@ class NodePools(pulumi.ComponentResource):
                 "nodeRoleArn": self.node_role_arn,
                 "nodeGroupNames": self.node_group_names,
                 "autoscalerRoleArn": self.autoscaler_role_arn,
+                **prerequisites_output(arm64_prerequisites(args.pools, args.workloads)),
             }
         )
 
@@ -219,7 +254,7 @@ class NodePools(pulumi.ComponentResource):
     def _tag_autoscaling_group(
         self,
         name: str,
-        node_group: aws.eks.NodeGroup,
+        asg_name: pulumi.Output[str],
         labels: dict[str, str],
         pool: NodePoolSettings,
         instance_tags: dict[str, str],
@@ -229,7 +264,6 @@ class NodePools(pulumi.ComponentResource):
         node-template tags let the autoscaler scale a group up from zero nodes (it cannot
         read labels and taints from a node that does not exist yet).
         """
-        asg_name = node_group.resources.apply(_autoscaling_group_name)
         tags = dict(instance_tags)
         for key, value in labels.items():
             tags[f"k8s.io/cluster-autoscaler/node-template/label/{key}"] = value

@@ -56,6 +56,7 @@ from components.data.datastores import CacheNode
 from components.footprint import Metrics, ReleaseFootprint
 from components.iam import IrsaRole, policy_document, role_arn
 from components.network.network import nodes_only_security_group
+from components.observability.alarm_topic import alarm_topic_policy
 from components.observability.alerts import PEER_PROBE_JOB, SloTargets, alert_groups
 from components.observability.opensearch_setup import (
     OpenSearchSetup,
@@ -257,6 +258,8 @@ PLATFORM_SCRAPES = tuple(
 
 class Observability(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
+    # Lets AWS Budgets and Cost Anomaly Detection publish: their subscriptions wait for it.
+    alarm_topic_policy: aws.sns.TopicPolicy
     # The release that installs the monitoring.coreos.com CRDs: ServiceMonitors wait for it.
     prometheus_release: k8s.helm.v3.Release
     # Where applications send their spans (OTLP/gRPC).
@@ -818,6 +821,15 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-alarms",
             name=f"{args.cluster_name}-alarms",
             kms_master_key_id=args.logs_key_arn,
+            opts=child,
+        )
+        # Names every publisher: CloudWatch alarms, AWS Budgets, Cost Anomaly Detection.
+        self.alarm_topic_policy = aws.sns.TopicPolicy(
+            f"{self._name}-alarms-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(
+                args.cluster.account.partition, args.cluster.account.account_id, topic.arn
+            ).apply(lambda v: alarm_topic_policy(v[0], v[1], v[2])),
             opts=child,
         )
         self._alarm_subscription(topic)

@@ -98,13 +98,22 @@ def _via_services(ctx: _Context, sid: str, services: list[str]) -> dict[str, Any
 
 def logs_key_policy(ctx: _Context) -> str:
     """CloudWatch Logs encrypts flow logs, EKS and data-store logs with this key; CloudWatch
-    alarms publish to the KMS-encrypted SNS alarm topic with it."""
+    alarms, AWS Budgets and Cost Anomaly Detection publish to the KMS-encrypted SNS alarm
+    topic with it."""
     return _document(
         ctx,
         {
             "Sid": "CloudWatchAlarmsToSns",
             "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            # CloudWatch alarms, AWS Budgets and Cost Anomaly Detection publish to the
+            # encrypted alarm topic (components/observability/alarm_topic.py).
+            "Principal": {
+                "Service": [
+                    "cloudwatch.amazonaws.com",
+                    "budgets.amazonaws.com",
+                    "costalerts.amazonaws.com",
+                ]
+            },
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
         },

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.addons import cert_manager, external_secrets, ingress_nginx, keda, vpa
+from components.addons import cert_manager, external_secrets, ingress_nginx, keda, opencost, vpa
 from components.addons.charts import pinned
 from components.addons.registry import HelmAddon, IrsaSpec, install
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
@@ -220,6 +220,8 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
             ingress=(
                 Ingress(from_namespace="ingress-nginx"),
                 Ingress(from_cidr=vpc, ports=(WEBHOOK,)),
+                # OpenCost queries Prometheus for usage and its own cost series.
+                Ingress(from_namespace=opencost.NAMESPACE, ports=(opencost.PROMETHEUS_PORT,)),
             ),
             egress=((vpc, (443, 9100, WEBHOOK)),),
             internet_https=True,
@@ -277,6 +279,16 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
                 *((cidr, (keda.KAFKA_IAM_PORT,)) for cidr in args.data_subnet_cidrs),
                 *api,
             ),
+        ),
+        # OpenCost: Prometheus scrapes it; it reads Prometheus (monitoring), the API server
+        # and the AWS public price list (HTTPS).
+        NamespaceSpec(
+            opencost.NAMESPACE,
+            opencost.quota(),
+            ingress=(Ingress(from_namespace="monitoring", ports=(opencost.PORT,)),),
+            egress=api,
+            internet_https=True,
+            egress_to_all_namespaces=True,
         ),
         # Recommender only: no webhook, so nothing but Prometheus calls in.
         NamespaceSpec(

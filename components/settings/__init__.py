@@ -51,6 +51,7 @@ from components.settings.data import (
     PostgresSettings,
     StorageSettings,
 )
+from components.settings.finops import FinOpsSettings
 from components.settings.multiregion import MultiRegionSettings
 from components.settings.network import NetworkSettings, SubnetPrefixLengths
 from components.settings.observability import (
@@ -77,6 +78,7 @@ __all__ = [
     "CacheSettings",
     "ClusterSettings",
     "DataStoresSettings",
+    "FinOpsSettings",
     "ImageSettings",
     "IngressSettings",
     "KafkaSettings",
@@ -158,6 +160,11 @@ class Settings(SettingsModel):
         description="The Agent Factory workloads (charts/agent-factory): images, pools, "
         "egress. A secondary region runs its primary's images and lists none itself.",
     )
+    finops: FinOpsSettings = Field(
+        FinOpsSettings(),
+        description="Budget, cost anomaly detection, cost-allocation tags, off-hours "
+        "scale-down (docs/finops.md).",
+    )
     multi_region: MultiRegionSettings | None = Field(
         None,
         description="This stack's part in the multi-region deployment (docs/multi-region.md); "
@@ -211,6 +218,7 @@ class Settings(SettingsModel):
                 "network.availabilityZones", f"{foreign} are not zones of {self.region}"
             )
         self._check_multi_region()
+        self._check_finops()
         for workload in WORKLOADS:
             if workload not in self.services.images:
                 raise KeyedError(f"services.images.{workload}", "is required (tag and digest)")
@@ -234,6 +242,39 @@ class Settings(SettingsModel):
                 f"cluster.version is {version}; use a v{version}.x release",
             )
         return self
+
+    def _check_finops(self) -> None:
+        scale_down = self.finops.scale_down
+        if scale_down.enabled and self.is_prod:
+            raise KeyedError(
+                "finops.scaleDown.enabled",
+                "prod pools serve users around the clock; off-hours scale-down is for dev "
+                "and staging only",
+            )
+        unknown = sorted(set(scale_down.pools or ()) - set(self.node_pools))
+        if unknown:
+            raise KeyedError(
+                "finops.scaleDown.pools",
+                f"{unknown} are not in nodePools ({', '.join(self.node_pools)})",
+            )
+
+    @property
+    def scaled_down_pools(self) -> tuple[str, ...]:
+        """The pools at zero outside working hours (none where scale-down is off)."""
+        scale_down = self.finops.scale_down
+        enabled = self.environment == "dev" if scale_down.enabled is None else scale_down.enabled
+        if not enabled:
+            return ()
+        if scale_down.pools is not None:
+            return tuple(scale_down.pools)
+        return tuple(pool for pool in self.node_pools if pool != "system")
+
+    @property
+    def owns_account_cost_resources(self) -> bool:
+        """Whether this stack creates the account's anomaly monitor and cost-allocation
+        tags (one stack per account; a secondary region shares its primary's account)."""
+        explicit = self.finops.owns_account_resources
+        return self.role != "secondary" if explicit is None else explicit
 
     def _check_multi_region(self) -> None:
         multi = self.multi_region

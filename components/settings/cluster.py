@@ -123,12 +123,21 @@ class Taint(SettingsModel):
         return _KUBERNETES_EFFECTS[self.effect]
 
 
+# The EKS AMI types a pool may run and their CPU architecture. Bottlerocket is not
+# offered: its launch template would need a second (data) volume mapping, /dev/xvdb.
+AMI_ARCHITECTURES: dict[str, Literal["x86_64", "arm64"]] = {
+    "AL2023_x86_64_STANDARD": "x86_64",
+    "AL2023_ARM_64_STANDARD": "arm64",
+}
+AmiType = Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"]
+
+
 class NodePoolSettings(SettingsModel):
     """One managed node pool: an on-demand group plus, with spotPercentage, a spot group."""
 
     instance_types: Annotated[list[str], Field(min_length=1)] = Field(
-        description="x86_64 EC2 instance types of the on-demand group (the first sets the "
-        "pool's size class)."
+        description="EC2 instance types of the on-demand group (the first sets the pool's "
+        "size class), all of amiType's architecture."
     )
     min_size: Annotated[int, Field(ge=0)] = Field(description="Fewest nodes of the pool.")
     max_size: Annotated[int, Field(ge=1)] = Field(
@@ -145,6 +154,12 @@ class NodePoolSettings(SettingsModel):
         description="Spot group's instance types, at least two of the size of "
         "instanceTypes[0]: more capacity pools, fewer interruptions.",
     )
+    ami_type: AmiType = Field(
+        "AL2023_x86_64_STANDARD",
+        description="EKS AMI of the pool's nodes: AL2023_x86_64_STANDARD, or "
+        "AL2023_ARM_64_STANDARD for Graviton (arm64) types such as m7g, c7g, r7g, t4g; "
+        "an arm64 pool needs multi-arch images (docs/services.md).",
+    )
     disk_size_gib: Annotated[int, Field(ge=20, le=16384)] = Field(
         100, description="Root volume of each node in GiB."
     )
@@ -160,9 +175,6 @@ class NodePoolSettings(SettingsModel):
     def _check_types(cls, value: list[str]) -> list[str]:
         for instance_type in value:
             check_instance_type(instance_type)
-            if is_graviton(instance_type):
-                # The pools' launch templates use the AL2023 x86_64 AMI.
-                raise ValueError(f"'{instance_type}' is arm64 (Graviton); pools run x86_64 nodes")
         return value
 
     @field_validator("labels")
@@ -172,6 +184,27 @@ class NodePoolSettings(SettingsModel):
             if not _K8S_LABEL_KEY.match(key):
                 raise ValueError(f"'{key}' is not a valid Kubernetes label key")
         return value
+
+    @model_validator(mode="after")
+    def _check_architecture(self) -> NodePoolSettings:
+        arm64 = self.architecture == "arm64"
+        for key, types in (
+            ("instanceTypes", self.instance_types),
+            ("spotInstanceTypes", self.spot_instance_types),
+        ):
+            wrong = [t for t in types if is_graviton(t) != arm64]
+            if wrong:
+                want = "arm64 (Graviton: m7g, c7g, r7g, t4g, ...)" if arm64 else "x86_64"
+                raise KeyedError(
+                    key,
+                    f"{wrong} do not run amiType {self.ami_type}, which needs {want} types "
+                    "only (no mixed list)",
+                )
+        return self
+
+    @property
+    def architecture(self) -> Literal["x86_64", "arm64"]:
+        return AMI_ARCHITECTURES[self.ami_type]
 
     @model_validator(mode="after")
     def _check_sizes(self) -> NodePoolSettings:

@@ -39,6 +39,7 @@ DEFAULT_REPOSITORIES = [
     "https://kedacore.github.io/charts",
     "https://kyverno.github.io/kyverno",
     "https://aquasecurity.github.io/helm-charts",
+    "https://opencost.github.io/opencost-helm-chart",
 ]
 
 
