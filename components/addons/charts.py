@@ -49,6 +49,8 @@ CHARTS = _table(
     Chart("keda", "https://kedacore.github.io/charts", "2.20.1"),
     # 0.12.0 (app 1.7.1): the first chart whose CRDs are templates (crds.enabled).
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
+    # 2.40.5 (app v1.8.3); see components/addons/argo_rollouts.py.
+    Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "2.40.5"),
 )
 
 

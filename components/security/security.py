@@ -21,7 +21,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.addons import cert_manager, external_secrets, ingress_nginx, keda, vpa
+from components.addons import (
+    argo_rollouts,
+    cert_manager,
+    external_secrets,
+    ingress_nginx,
+    keda,
+    vpa,
+)
 from components.addons.charts import pinned
 from components.addons.registry import HelmAddon, IrsaSpec, install
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
@@ -220,6 +227,11 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
             ingress=(
                 Ingress(from_namespace="ingress-nginx"),
                 Ingress(from_cidr=vpc, ports=(WEBHOOK,)),
+                # The analysis runs of Argo Rollouts query Prometheus.
+                Ingress(
+                    from_namespace=argo_rollouts.NAMESPACE,
+                    ports=argo_rollouts.EGRESS_TO_PROMETHEUS[1],
+                ),
             ),
             egress=((vpc, (443, 9100, WEBHOOK)),),
             internet_https=True,
@@ -277,6 +289,15 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
                 *((cidr, (keda.KAFKA_IAM_PORT,)) for cidr in args.data_subnet_cidrs),
                 *api,
             ),
+        ),
+        # The Rollouts controller has no webhook: it calls the API server and, for the
+        # analysis runs, Prometheus.
+        NamespaceSpec(
+            argo_rollouts.NAMESPACE,
+            argo_rollouts.quota(args.settings.platform_replicas),
+            ingress=(scraped,),
+            egress=api,
+            egress_namespaces=(argo_rollouts.EGRESS_TO_PROMETHEUS,),
         ),
         # Recommender only: no webhook, so nothing but Prometheus calls in.
         NamespaceSpec(
@@ -398,6 +419,8 @@ class Security(pulumi.ComponentResource):
     secret_store: SecretStore
     # The KEDA and VPA releases: objects of keda.sh / autoscaling.k8s.io kinds wait for them.
     autoscaling_releases: list[pulumi.Resource]
+    # The Argo Rollouts release: Rollouts and AnalysisTemplates (argoproj.io) wait for it.
+    rollouts_release: pulumi.Resource
     # The CloudWatch log group CloudTrail delivers to (CIS metric filters read it); None
     # when this stack runs no trail.
     trail_log_group_name: pulumi.Output[str] | None
@@ -433,6 +456,7 @@ class Security(pulumi.ComponentResource):
         self.cluster_issuer = self._cert_manager(self.ingress_release)
         self.secret_store = self._external_secrets()
         self.autoscaling_releases = self._autoscaling()
+        self.rollouts_release = self._rollouts()
         self.ingress_class = ingress_nginx.INGRESS_CLASS
         self.ingress_namespace = ingress_nginx.NAMESPACE
         self.trail_log_group_name = self._account_guards()
@@ -840,6 +864,15 @@ class Security(pulumi.ComponentResource):
         )
         recommender = self._addon(vpa.CHART, vpa.values(replicas), vpa.footprint(replicas))
         return [scaler.release, recommender.release]
+
+    def _rollouts(self) -> pulumi.Resource:
+        """The Argo Rollouts controller and its CRDs (HA where the stack runs two or more
+        platform replicas); returns the release the services' Rollouts wait for."""
+        replicas = self._args.settings.platform_replicas
+        addon = self._addon(
+            argo_rollouts.CHART, argo_rollouts.values(replicas), argo_rollouts.footprint(replicas)
+        )
+        return addon.release
 
     # -- account guards --------------------------------------------------------------
 

@@ -37,6 +37,8 @@ DEFAULT_REPOSITORIES = [
     "https://aws.github.io/eks-charts",
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://kedacore.github.io/charts",
+    # Argo Rollouts (the Argo project's own chart repository).
+    "https://argoproj.github.io/argo-helm",
 ]
 
 
