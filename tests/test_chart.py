@@ -316,9 +316,7 @@ def scale_target(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_deployments_and_rollouts_are_restricted_pinned_and_probed(
-    env: str, rendered: Any
-) -> None:
+def test_deployments_and_rollouts_are_restricted_pinned_and_probed(env: str, rendered: Any) -> None:
     objects = rendered(env)
     assert sorted(of_kind(objects, "Deployment")) == sorted(DEPLOYMENTS)
     assert sorted(of_kind(objects, "Rollout")) == sorted(ROLLOUTS)
@@ -752,15 +750,15 @@ def test_the_gateway_switches_blue_green_after_a_smoke_analysis(env: str, render
     # The Ingress keeps routing to the active Service, whose name did not change.
     [ingress] = of_kind(objects, "Ingress").values()
     backends = {
-        p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]
+        p["backend"]["service"]["name"]
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
     }
     assert backends == {"api-gateway"}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_agent_factory_ships_as_a_canary_with_pauses_and_analyses(
-    env: str, rendered: Any
-) -> None:
+def test_agent_factory_ships_as_a_canary_with_pauses_and_analyses(env: str, rendered: Any) -> None:
     rollout = of_kind(rendered(env), "Rollout")["agent-factory"]
     canary = rollout["spec"]["strategy"]["canary"]
     assert (canary["maxSurge"], canary["maxUnavailable"]) == (1, 0)
@@ -814,7 +812,10 @@ def test_analyses_abort_above_5_percent_errors_or_the_slo_latency_for_2_minutes(
     # Held for 2 minutes: the lowest ratio of the window, every 30 s, must cross 5 %.
     assert error_query.startswith("min_over_time((")
     assert error_query.endswith(")[2m:30s]) or on() vector(0)")
-    assert f'http_server_request_duration_seconds_count{{{selector},http_response_status_code=~"5.."}}' in error_query
+    assert (
+        f'http_server_request_duration_seconds_count{{{selector},http_response_status_code=~"5.."}}'
+        in error_query
+    )
     assert f"http_server_request_duration_seconds_count{{{selector}}}" in error_query
     latency_query = latency["provider"]["prometheus"]["query"]
     assert "histogram_quantile(0.95, sum by (le) (rate(" in latency_query
@@ -825,7 +826,7 @@ def test_analyses_abort_above_5_percent_errors_or_the_slo_latency_for_2_minutes(
 def test_a_rollout_needs_the_prometheus_address() -> None:
     values = values_for("dev")
     values["global"]["prometheusAddress"] = ""
-    with pytest.raises(HelmError, match="global.prometheusAddress is empty"):
+    with pytest.raises(HelmError, match=r"global\.prometheusAddress is empty"):
         render_env(values, "dev")
 
 

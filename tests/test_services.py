@@ -260,9 +260,7 @@ def test_the_quota_counts_a_blue_green_preview_at_full_size(
     a release: over greenlang-prod's quota, which 61 (a rolling update's surge) would fit."""
     plan = plan_of("prod")
     resources = [
-        _with_max(r, 60)
-        if r.type == HPA and r.inputs["metadata"]["name"] == "api-gateway"
-        else r
+        _with_max(r, 60) if r.type == HPA and r.inputs["metadata"]["name"] == "api-gateway" else r
         for r in plan.resources
     ]
     findings, _ = check_quotas(Plan(plan.stack, plan.project, resources, plan.outputs))
@@ -297,15 +295,15 @@ def test_the_analyses_read_what_the_workloads_monitors_scrape(
     plan = plan_of("dev")
     findings, _ = check_scrapes(plan)
     assert [f for f in findings if "AnalysisTemplate" in f.subject] == []
+
     # Seeded: a query reading a metric no ServiceMonitor of the plan declares.
-    resources = []
-    for r in plan.resources:
-        if r.type == ANALYSIS_TEMPLATE and r.inputs["metadata"]["name"] == "error-rate":
-            inputs = json.loads(
-                json.dumps(r.inputs).replace("http_server_request_duration", "http_requests")
-            )
-            r = PlannedResource(**{**r.__dict__, "inputs": inputs})
-        resources.append(r)
+    def unscraped(r: PlannedResource) -> PlannedResource:
+        if r.type != ANALYSIS_TEMPLATE or r.inputs["metadata"]["name"] != "error-rate":
+            return r
+        text = json.dumps(r.inputs).replace("http_server_request_duration", "http_requests")
+        return PlannedResource(**{**r.__dict__, "inputs": json.loads(text)})
+
+    resources = [unscraped(r) for r in plan.resources]
     findings, _ = check_scrapes(Plan(plan.stack, plan.project, resources, plan.outputs))
     assert {f.subject for f in findings} == {"AnalysisTemplate error-rate error-rate"}
     assert "reads http_requests_seconds_count, which nothing in the plan scrapes" in (
@@ -378,6 +376,7 @@ def test_a_root_pod_in_the_chart_fails_the_plan(
     checkout: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    *,
     template: str,
     kind: str,
     broken: set[str],

@@ -23,9 +23,7 @@ GRAFANA_PORT = "http-web"
 # runs of Argo Rollouts query. The release name contains the chart name, so fullname is it.
 PROMETHEUS_SERVICE = f"{NAME}-prometheus"
 PROMETHEUS_PORT = 9090
-PROMETHEUS_URL = (
-    f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
-)
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
 # Where Alertmanager mounts the integrations Secret (alertmanagerSpec.secrets).
 SECRETS_MOUNT = "/etc/alertmanager/secrets"
 GRAFANA_OIDC_MOUNT = "/etc/secrets/grafana-oidc"

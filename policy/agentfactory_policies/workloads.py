@@ -1,6 +1,6 @@
 """Application workloads: Deployments, StatefulSets and Argo Rollouts' Rollouts in the
-GreenLang and tenant namespaces survive node drains, scale, declare their resources and health, and run pinned private
-images.
+GreenLang and tenant namespaces survive node drains, scale, declare their resources and
+health, and run pinned private images.
 
 Scope: a workload is judged when its namespace matches ``namespaces`` (``greenlang-*``,
 ``tenant-*``). The stack rules also take every Namespace of the plan that carries the
