@@ -43,6 +43,7 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PLATFORM = {
     "greenlang-system",
+    "argo-rollouts",
     "keda",
     "vpa",
     "monitoring",
@@ -686,6 +687,10 @@ CRD_KINDS = {
     "PrometheusRule",
     "ServiceMonitor",
     "Probe",
+    # The services' Argo Rollouts kinds: tests/test_chart.py validates a Rollout's pod
+    # template as a PodTemplate and both envelopes against tests/argo_schemas.py.
+    "Rollout",
+    "AnalysisTemplate",
 }
 
 
