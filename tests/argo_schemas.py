@@ -3,12 +3,16 @@
 kubernetes-validate knows only built-in kinds. A Rollout's pod template is a core/v1
 PodTemplateSpec and is validated as one (wrapped in a PodTemplate) by the chart tests; what
 is left is checked here: the fields of ``rollouts.argoproj.io`` and
-``analysistemplates.argoproj.io`` (v1alpha1) the chart uses, with their types, as the
-CRDs' openAPIV3Schema in argo-helm's argo-rollouts chart (2.40.5, templates/crds/) declares
-them. Closed (``additionalProperties: false``) on purpose: the API server prunes an unknown
-field of a structural CRD without a word, so a misspelt ``postPromotionAnalysys`` would
-deploy a blue-green with no analysis at all. A field the chart starts to use must be added
-here, from the CRD, before it renders.
+``analysistemplates.argoproj.io`` (v1alpha1) the chart uses, with their types. The
+AnalysisTemplate's were read in the CRD's openAPIV3Schema (argo-helm
+charts/argo-rollouts/templates/crds/analysis-template-crd.yaml: metrics[].initialDelay,
+interval, count, failureLimit, successCondition, failureCondition, provider.prometheus);
+the Rollout's follow the Argo Rollouts spec (activeService, previewService,
+pre/postPromotionAnalysis, canary steps, progressDeadlineAbort), not yet diffed against
+rollout-crd.yaml. Closed (``additionalProperties: false``) on purpose: the API server
+prunes an unknown field of a structural CRD without a word, so a misspelt
+``postPromotionAnalysys`` would deploy a blue-green with no analysis at all. A field the
+chart starts to use must be added here, from the CRD, before it renders.
 """
 
 from __future__ import annotations
