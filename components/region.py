@@ -529,12 +529,14 @@ class Region(pulumi.ComponentResource):
                 otlp_endpoint=observability.otlp_endpoint,
                 cluster_secret_store=security.secret_store.name,
                 record=record,
+                slo_latency_seconds=settings.observability.slo.latency_seconds,
                 depends_on=[
                     security.fenced_namespaces[settings.workload_namespace],
                     *security.workload_identities,
                     security.secret_store.resource,
                     security.ingress_release,
                     *security.autoscaling_releases,
+                    security.rollouts_release,
                     observability.prometheus_release,
                 ],
             ),
@@ -548,6 +550,7 @@ class Region(pulumi.ComponentResource):
         return self._settings.services.registry or pulumi.Output.concat(
             account.account_id, ".dkr.ecr.", account.region, ".", account.dns_suffix
         )
+
     def _costs(
         self, node_pools: NodePools, security: Security, observability: Observability
     ) -> None:

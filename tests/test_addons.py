@@ -20,6 +20,7 @@ from tools.urns import alias_urns, compose_urn
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ADDON = "agentfactory:platform:HelmAddon"
+SERVICES = "agentfactory:platform:Services"
 ROLE = "aws:iam/role:Role"
 COMPONENTS = project_root() / "components"
 # The add-ons that carry their own IRSA role: resource name -> (service account, where the
@@ -70,7 +71,12 @@ def test_each_footprint_is_registered_once_by_its_addon(
         for owner in plan.resources
         for footprint in owner.outputs.get(FOOTPRINTS_OUTPUT) or []
     ]
-    assert {owner.type for owner, _ in registered} == {ADDON}
+    # The add-ons, and Services for its in-repo chart (what its ServiceMonitors scrape).
+    assert {owner.type for owner, _ in registered} == {ADDON, SERVICES}
+    (services,) = [f for owner, f in registered if owner.type == SERVICES]
+    assert (services["namespace"], services["release"]) == (f"greenlang-{stack}", "agent-factory")
+    assert services["workloads"] == [] and services["crds"] == []
+    registered = [(owner, f) for owner, f in registered if owner.type == ADDON]
     by_owner = {owner.urn: footprint for owner, footprint in registered}
     assert len(by_owner) == len(registered)
     for release in plan.by_type(RELEASE):

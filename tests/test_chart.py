@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 
+from tests import argo_schemas
 from tools.helm import HelmError, layered, lint, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +27,10 @@ KUBERNETES_VERSION = "1.35"
 ENVIRONMENTS = ("dev", "staging", "prod")
 WORKLOADS = ("agent-factory", "agent-registry", "agent-runtime", "api-gateway", "worker")
 HPA_WORKLOADS = ("agent-factory", "agent-registry", "agent-runtime", "api-gateway")
+# How each workload ships: a Deployment's RollingUpdate, or an Argo Rollouts Rollout.
+ROLLOUTS = {"api-gateway": "blueGreen", "agent-factory": "canary"}
+DEPLOYMENTS = tuple(w for w in WORKLOADS if w not in ROLLOUTS)
+ROLLOUT_API = "argoproj.io/v1alpha1"
 LLM_WORKLOADS = {"agent-factory", "agent-runtime", "worker"}
 # greenlang-<env>'s ResourceQuota: (request cores, request GiB, limit cores, limit GiB).
 QUOTAS = {
@@ -34,12 +40,15 @@ QUOTAS = {
 }
 # Kinds whose schemas come from CRDs: kubernetes_validate knows only built-in kinds.
 CRD_KINDS = {
+    "Rollout",
+    "AnalysisTemplate",
     "ExternalSecret",
     "ScaledObject",
     "TriggerAuthentication",
     "VerticalPodAutoscaler",
     "ServiceMonitor",
 }
+PROMETHEUS = "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 LLM_CIDRS = ["160.79.104.0/23"]
@@ -70,6 +79,8 @@ def pulumi_values(env: str, *, kafka: bool = True) -> dict[str, Any]:
         "monitoringNamespace": MONITORING_NAMESPACE,
         "tracingNamespace": "tracing",
         "otlpEndpoint": "http://otel-collector.tracing.svc:4317",
+        "prometheusAddress": PROMETHEUS,
+        "sloLatencySeconds": 0.5,
         "serviceMonitorLabels": {"release": "kube-prometheus-stack"},
         "clusterSecretStore": "aws-secrets-manager",
         "vpcCidr": "10.0.0.0/16",
@@ -222,6 +233,20 @@ def test_values_files_set_no_global() -> None:
         (lambda v: v["global"].update(unexpected=True), "additional properties"),
         (lambda v: v["global"].update(environment="qa"), "global/environment"),
         (lambda v: v["global"].update(vpcCidr="10.0.0.0"), "global/vpcCidr"),
+        (
+            lambda v: v["workloads"]["worker"].update(delivery={"strategy": "recreate"}),
+            "delivery/strategy",
+        ),
+        (
+            lambda v: v.update(progressiveDelivery={"analysis": {"maxErrorRate": 5}}),
+            "maxErrorRate",
+        ),
+        (
+            lambda v: v.update(
+                progressiveDelivery={"canary": {"steps": [{"setWeight": 100, "pause": "1m"}]}}
+            ),
+            "canary/steps",
+        ),
     ],
 )
 def test_schema_rejects(change: Callable[[dict[str, Any]], None], match: str) -> None:
@@ -279,17 +304,32 @@ def test_every_object_is_namespaced_and_labelled(env: str, rendered: Any) -> Non
         assert obj["kind"] != "ServiceAccount"  # Pulumi creates them, with their IRSA roles
 
 
+def pod_owners(objects: Objects) -> dict[str, dict[str, Any]]:
+    """Workload -> its Deployment or Rollout."""
+    return {**of_kind(objects, "Deployment"), **of_kind(objects, "Rollout")}
+
+
+def scale_target(name: str) -> dict[str, str]:
+    if name in ROLLOUTS:
+        return {"apiVersion": ROLLOUT_API, "kind": "Rollout", "name": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_deployments_are_restricted_pinned_and_probed(env: str, rendered: Any) -> None:
-    deployments = of_kind(rendered(env), "Deployment")
-    assert sorted(deployments) == sorted(WORKLOADS)
-    for name, deployment in deployments.items():
-        spec = deployment["spec"]
+def test_deployments_and_rollouts_are_restricted_pinned_and_probed(env: str, rendered: Any) -> None:
+    objects = rendered(env)
+    assert sorted(of_kind(objects, "Deployment")) == sorted(DEPLOYMENTS)
+    assert sorted(of_kind(objects, "Rollout")) == sorted(ROLLOUTS)
+    for name, owner in pod_owners(objects).items():
+        spec = owner["spec"]
         assert "replicas" not in spec, f"{name}: its autoscaler owns the replica count"
-        assert spec["strategy"] == {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-        }
+        if owner["kind"] == "Deployment":
+            assert spec["strategy"] == {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            }
+        else:
+            assert list(spec["strategy"]) == [ROLLOUTS[name]]
         pod = spec["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
         assert pod["serviceAccountName"] == name
@@ -304,6 +344,9 @@ def test_deployments_are_restricted_pinned_and_probed(env: str, rendered: Any) -
             "seccompProfile": {"type": "RuntimeDefault"},
         }
         zone, host = pod["topologySpreadConstraints"]
+        # Spread per revision: Argo Rollouts labels its pods rollouts-pod-template-hash.
+        revision = "rollouts-pod-template-hash" if name in ROLLOUTS else "pod-template-hash"
+        assert zone["matchLabelKeys"] == host["matchLabelKeys"] == [revision]
         assert (zone["topologyKey"], zone["maxSkew"]) == ("topology.kubernetes.io/zone", 1)
         assert host["topologyKey"] == "kubernetes.io/hostname"
         expected_zone = "ScheduleAnyway" if env == "dev" else "DoNotSchedule"
@@ -355,12 +398,20 @@ def test_services_and_monitors(env: str, rendered: Any) -> None:
     objects = rendered(env)
     services = of_kind(objects, "Service")
     monitors = of_kind(objects, "ServiceMonitor")
-    assert sorted(services) == sorted(monitors) == sorted(WORKLOADS)
+    assert sorted(monitors) == sorted(WORKLOADS)
+    # The blue-green gateway's preview Service reaches its new pods before the switch.
+    assert sorted(services) == sorted([*WORKLOADS, "api-gateway-preview"])
+    assert services["api-gateway-preview"]["spec"] == services["api-gateway"]["spec"]
     for name, service in services.items():
         assert service["spec"]["type"] == "ClusterIP"
         ports = {(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
         assert ports == {("http", 80, "http"), ("metrics", 9090, "metrics")}
+        if name not in monitors:
+            continue
         monitor = monitors[name]
+        # The analyses tell the new pods by their revision label.
+        hashed = monitor["spec"].get("podTargetLabels")
+        assert hashed == (["rollouts-pod-template-hash"] if name in ROLLOUTS else None)
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
         assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
@@ -418,11 +469,7 @@ def test_autoscaling_ranges_are_the_environments(env: str, rendered: Any) -> Non
             wanted["minReplicas"],
             wanted["maxReplicas"],
         )
-        assert spec["scaleTargetRef"] == {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "name": name,
-        }
+        assert spec["scaleTargetRef"] == scale_target(name)
         metrics = {m["resource"]["name"]: m["resource"]["target"] for m in spec["metrics"]}
         assert metrics["cpu"] == {"type": "Utilization", "averageUtilization": 70}
         assert "memory" in metrics
@@ -500,7 +547,7 @@ def test_vpas_only_recommend(env: str, rendered: Any) -> None:
     assert sorted(vpas) == sorted(WORKLOADS)
     for name, vpa in vpas.items():
         spec = vpa["spec"]
-        assert spec["targetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert spec["targetRef"] == scale_target(name)
         assert spec["updatePolicy"] == {"updateMode": "Off"}
         [policy] = spec["resourcePolicy"]["containerPolicies"]
         assert policy["containerName"] == name
@@ -523,13 +570,16 @@ def test_pdbs_leave_room_to_drain(env: str, rendered: Any) -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_quota_admits_every_workload_at_max_plus_a_surge_pod(env: str, rendered: Any) -> None:
+def test_quota_admits_every_workload_at_max_plus_its_surge(env: str, rendered: Any) -> None:
     objects = rendered(env)
     ceiling = max_replicas(objects)
     cpu = memory = cpu_limits = memory_limits = 0.0
-    for name, deployment in of_kind(objects, "Deployment").items():
-        pods = ceiling[name] + 1  # maxSurge 1 during a rollout at the ceiling
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
+    for name, owner in pod_owners(objects).items():
+        # maxSurge 1 during a rolling update or a canary at the ceiling; blue-green runs a
+        # full preview next to the active pods until the switch.
+        surge = ceiling[name] if ROLLOUTS.get(name) == "blueGreen" else 1
+        pods = ceiling[name] + surge
+        [container] = owner["spec"]["template"]["spec"]["containers"]
         requests, limits = container["resources"]["requests"], container["resources"]["limits"]
         cpu += pods * cores(requests["cpu"])
         memory += pods * gib(requests["memory"])
@@ -617,3 +667,175 @@ def test_objects_match_the_kubernetes_api(env: str, rendered: Any) -> None:
         except kubernetes_validate.SchemaNotFoundError:
             unknown.add(obj["kind"])  # a CRD's kind: no built-in schema to check against
     assert unknown == CRD_KINDS
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rollouts_match_their_crds_and_their_pods_the_kubernetes_api(
+    env: str, rendered: Any
+) -> None:
+    """The Argo Rollouts kinds have no built-in schema: the pod template is validated as
+    what it is (a core/v1 PodTemplateSpec, wrapped in a PodTemplate), the rest against
+    the closed envelope of tests/argo_schemas.py."""
+    checked = []
+    for obj in rendered(env):
+        schema = argo_schemas.SCHEMAS.get(obj["kind"])
+        if schema is None:
+            continue
+        jsonschema.validate(obj, schema)
+        if obj["kind"] == "Rollout":
+            template = {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": obj["metadata"]["name"], "namespace": f"greenlang-{env}"},
+                "template": obj["spec"]["template"],
+            }
+            kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
+        checked.append((obj["kind"], obj["metadata"]["name"]))
+    assert sorted(checked) == [
+        ("AnalysisTemplate", "error-rate"),
+        ("AnalysisTemplate", "p95-latency"),
+        ("AnalysisTemplate", "smoke"),
+        ("Rollout", "agent-factory"),
+        ("Rollout", "api-gateway"),
+    ]
+
+
+def test_the_rollout_envelope_refuses_what_the_crd_would_drop(rendered: Any) -> None:
+    rollout = copy.deepcopy(of_kind(rendered("dev"), "Rollout")["api-gateway"])
+    strategy = rollout["spec"]["strategy"]["blueGreen"]
+    strategy["postPromotionAnalysys"] = strategy.pop("postPromotionAnalysis")
+    with pytest.raises(jsonschema.ValidationError, match="postPromotionAnalysys"):
+        jsonschema.validate(rollout, argo_schemas.ROLLOUT)
+    # A root container in the pod template fails the built-in schema's sibling check: the
+    # pack's, tested in tests/test_services.py; here a wrong type fails the PodTemplateSpec.
+    template = copy.deepcopy(of_kind(rendered("dev"), "Rollout")["agent-factory"]["spec"])
+    template["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "http"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(
+            {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "metadata": {"name": "agent-factory"},
+                "template": template["template"],
+            },
+            KUBERNETES_VERSION,
+            strict=True,
+        )
+
+
+# -- progressive delivery ----------------------------------------------------------------
+
+
+def _analysis_args(analysis: dict[str, Any]) -> dict[str, Any]:
+    return {a["name"]: a.get("value", a.get("valueFrom")) for a in analysis["args"]}
+
+
+NEW_PODS = {"podTemplateHashValue": "Latest"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_gateway_switches_blue_green_after_a_smoke_analysis(env: str, rendered: Any) -> None:
+    objects = rendered(env)
+    strategy = of_kind(objects, "Rollout")["api-gateway"]["spec"]["strategy"]["blueGreen"]
+    assert strategy["activeService"] == "api-gateway"
+    assert strategy["previewService"] == "api-gateway-preview"
+    assert strategy["autoPromotionEnabled"] is True
+    assert strategy["scaleDownDelaySeconds"] == 30
+    pre, post = strategy["prePromotionAnalysis"], strategy["postPromotionAnalysis"]
+    # Before the switch: the preview's new pods; after it: the active Service's new pods.
+    assert [t["templateName"] for t in pre["templates"]] == ["smoke"]
+    assert _analysis_args(pre) == {"service": "api-gateway-preview", "hash": NEW_PODS}
+    assert [t["templateName"] for t in post["templates"]] == ["error-rate", "p95-latency"]
+    assert _analysis_args(post) == {"service": "api-gateway", "hash": NEW_PODS}
+    # The Ingress keeps routing to the active Service, whose name did not change.
+    [ingress] = of_kind(objects, "Ingress").values()
+    backends = {
+        p["backend"]["service"]["name"]
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+    }
+    assert backends == {"api-gateway"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_agent_factory_ships_as_a_canary_with_pauses_and_analyses(env: str, rendered: Any) -> None:
+    rollout = of_kind(rendered(env), "Rollout")["agent-factory"]
+    canary = rollout["spec"]["strategy"]["canary"]
+    assert (canary["maxSurge"], canary["maxUnavailable"]) == (1, 0)
+    analysis = {
+        "analysis": {
+            "templates": [{"templateName": "error-rate"}, {"templateName": "p95-latency"}],
+            "args": [
+                {"name": "service", "value": "agent-factory"},
+                {"name": "hash", "valueFrom": NEW_PODS},
+            ],
+        }
+    }
+    assert canary["steps"] == [
+        {"setWeight": 20},
+        {"pause": {"duration": "2m"}},
+        analysis,
+        {"setWeight": 50},
+        {"pause": {"duration": "2m"}},
+        analysis,
+    ]
+    assert rollout["spec"]["progressDeadlineAbort"] is True
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_analyses_abort_above_5_percent_errors_or_the_slo_latency_for_2_minutes(
+    env: str, rendered: Any
+) -> None:
+    templates = of_kind(rendered(env), "AnalysisTemplate")
+    assert sorted(templates) == ["error-rate", "p95-latency", "smoke"]
+    metrics = {}
+    for name, template in templates.items():
+        assert [a["name"] for a in template["spec"]["args"]] == ["service", "hash"]
+        [metric] = template["spec"]["metrics"]
+        assert metric["provider"]["prometheus"]["address"] == PROMETHEUS
+        assert metric["failureLimit"] == 0, f"{name}: the first failed measurement aborts"
+        assert metric["interval"] == "30s"
+        # The first measurement waits out the window it judges.
+        assert metric["initialDelay"] == "2m"
+        metrics[name] = metric
+    errors, latency, smoke = metrics["error-rate"], metrics["p95-latency"], metrics["smoke"]
+    assert errors["failureCondition"] == "result[0] > 0.05"
+    assert errors["successCondition"] == "result[0] <= 0.05"
+    assert latency["failureCondition"] == "result[0] > 0.5"
+    assert (errors["count"], latency["count"], smoke["count"]) == (10, 10, 4)
+    assert smoke["successCondition"] == "result[0] == 1"
+    selector = (
+        f'namespace="greenlang-{env}",service="{{{{args.service}}}}",'
+        'rollouts_pod_template_hash="{{args.hash}}"'
+    )
+    error_query = errors["provider"]["prometheus"]["query"]
+    # Held for 2 minutes: the lowest ratio of the window, every 30 s, must cross 5 %.
+    assert error_query.startswith("min_over_time((")
+    assert error_query.endswith(")[2m:30s]) or on() vector(0)")
+    assert (
+        f'http_server_request_duration_seconds_count{{{selector},http_response_status_code=~"5.."}}'
+        in error_query
+    )
+    assert f"http_server_request_duration_seconds_count{{{selector}}}" in error_query
+    latency_query = latency["provider"]["prometheus"]["query"]
+    assert "histogram_quantile(0.95, sum by (le) (rate(" in latency_query
+    assert f"http_server_request_duration_seconds_bucket{{{selector}}}" in latency_query
+    assert smoke["provider"]["prometheus"]["query"] == f"min(up{{{selector}}}) or on() vector(0)"
+
+
+def test_a_rollout_needs_the_prometheus_address() -> None:
+    values = values_for("dev")
+    values["global"]["prometheusAddress"] = ""
+    with pytest.raises(HelmError, match=r"global\.prometheusAddress is empty"):
+        render_env(values, "dev")
+
+
+def test_without_progressive_delivery_every_workload_is_a_deployment() -> None:
+    values = values_for("dev")
+    for name in ROLLOUTS:
+        values["workloads"][name]["delivery"] = {"strategy": "rolling"}
+    values["global"]["prometheusAddress"] = ""
+    objects = render_env(values, "dev")
+    assert sorted(of_kind(objects, "Deployment")) == sorted(WORKLOADS)
+    assert not of_kind(objects, "Rollout") and not of_kind(objects, "AnalysisTemplate")
+    assert "api-gateway-preview" not in of_kind(objects, "Service")

@@ -201,6 +201,7 @@ def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
         "agent-factory-regions",
         "agent-factory-kyverno",
         "agent-factory-vulnerabilities",
+        "agent-factory-rollouts",
     }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
     with_velero = alert_groups(targets, backups=True)["agent-factory.backups"]
@@ -362,8 +363,8 @@ def test_objects_wait_for_namespace_secret_store_and_crds(plan_of: Callable[[str
         assert store.urn in sync.dependencies
     stack = by_name(plan, RELEASE)["prod-observability-kube-prometheus-stack"]
     crs = [r for r in mine if r.type.startswith("kubernetes:monitoring.coreos.com/")]
-    # 3 rule groups, 2 ServiceMonitors and the peer-region Probe.
-    assert len(crs) == 6
+    # 4 rule groups, 3 ServiceMonitors and the peer-region Probe.
+    assert len(crs) == 8
     for cr in crs:
         assert stack.urn in cr.dependencies, cr.name
 
@@ -587,6 +588,12 @@ def test_footprints_match_the_chart_values(plan_of: Callable[[str], Plan]) -> No
     assert via == {
         "ServiceMonitor/monitoring/ingress-nginx-controller": ["nginx_ingress_controller_"],
         "ServiceMonitor/monitoring/cert-manager": ["certmanager_"],
+        "ServiceMonitor/monitoring/argo-rollouts": [
+            "rollout_",
+            "analysis_run_",
+            "experiment_",
+            "controller_clientset_",
+        ],
     }
     fluent = declared["fluent-bit"]["workloads"]
     assert fluent == [

@@ -64,6 +64,7 @@ WORKLOAD_PATHS = {
     "kubernetes:batch/v1:CronJob": lambda spec: {
         "spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}
     },
+    "kubernetes:argoproj.io/v1alpha1:Rollout": lambda spec: {"spec": {"template": {"spec": spec}}},
 }
 
 

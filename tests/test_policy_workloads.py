@@ -33,6 +33,7 @@ from tools.synth import Plan, PlannedResource
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -116,7 +117,8 @@ def workload(
     inputs: dict[str, Any] = {"metadata": metadata, "spec": spec}
     if helm:
         kind = type_.rsplit(":", 1)[-1]
-        inputs = {"apiVersion": "apps/v1", "kind": kind, **inputs}
+        api = "argoproj.io/v1alpha1" if type_ == ROLLOUT else "apps/v1"
+        inputs = {"apiVersion": api, "kind": kind, **inputs}
         return resource(type_, inputs, name=f"greenlang-services:{namespace}/{name}")
     return resource(type_, inputs, name=name)
 
@@ -124,8 +126,9 @@ def workload(
 def hpa(
     target: str = "api", namespace: str = NS, *, minimum: Any = 2, kind: str = "Deployment"
 ) -> PlannedResource:
+    api = "argoproj.io/v1alpha1" if kind == "Rollout" else "apps/v1"
     spec: dict[str, Any] = {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": kind, "name": target},
+        "scaleTargetRef": {"apiVersion": api, "kind": kind, "name": target},
         "maxReplicas": 10,
         "metrics": [
             {
@@ -211,6 +214,36 @@ def test_compliant_statefulset_needs_no_autoscaler(stub: Any) -> None:
 
 def test_compliant_helm_chart_children_draw_none(stub: Any) -> None:
     assert ours(violations(stub, [workload(helm=True), hpa(), pdb()])) == {}
+
+
+# -- Argo Rollouts: a Rollout is judged like the Deployment it replaces -----------------------
+
+
+def test_compliant_rollout_with_its_hpa_and_pdb_draws_none(stub: Any) -> None:
+    rollout = workload(type_=ROLLOUT, helm=True)
+    assert ours(violations(stub, [rollout, hpa(kind="Rollout"), pdb()])) == {}
+
+
+def test_rollout_without_budget_or_autoscaler_of_its_kind(stub: Any) -> None:
+    # An HPA of a Deployment named like it does not scale the Rollout.
+    found = mandatory(stub, [workload(type_=ROLLOUT, helm=True), hpa()])
+    assert {"workload-disruption-budget", "workload-autoscaled"} <= set(found)
+    (message,) = messages(stub, [workload(type_=ROLLOUT), pdb()], "workload-autoscaled")
+    assert message.startswith("Rollout greenlang-prod/api is not the scaleTargetRef")
+
+
+def test_rollout_containers_are_judged(stub: Any) -> None:
+    bad = container(image="nginx:latest", livenessProbe=None, resources={})
+    found = mandatory(
+        stub, [workload(type_=ROLLOUT, helm=True, containers=[bad]), hpa(kind="Rollout"), pdb()]
+    )
+    assert {"workload-image-pinned", "workload-probes", "workload-resources-set"} <= set(found)
+    (message,) = messages(
+        stub,
+        [workload(type_=ROLLOUT, containers=[bad]), hpa(kind="Rollout"), pdb()],
+        "workload-probes",
+    )
+    assert message == "Rollout greenlang-prod/api: container api has no livenessProbe"
 
 
 def test_workloads_outside_greenlang_and_tenant_namespaces_are_out_of_scope(stub: Any) -> None:

@@ -43,6 +43,7 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PLATFORM = {
     "greenlang-system",
+    "argo-rollouts",
     "keda",
     "vpa",
     "monitoring",
@@ -691,6 +692,10 @@ CRD_KINDS = {
     "Probe",
     # Validated against its schema subset in tests/test_admission.py.
     "ClusterPolicy",
+    # The services' Argo Rollouts kinds: tests/test_chart.py validates a Rollout's pod
+    # template as a PodTemplate and both envelopes against tests/argo_schemas.py.
+    "Rollout",
+    "AnalysisTemplate",
 }
 
 

@@ -19,10 +19,19 @@ from components.settings.services import ANTHROPIC_API_CIDRS
 from tests.conftest import ROOT, by_name
 from tools import helm
 from tools import plan as plan_cli
-from tools.checks import check_quotas, check_service_accounts, component_outputs
+from tools.checks import (
+    check_order,
+    check_quotas,
+    check_scrapes,
+    check_service_accounts,
+    component_outputs,
+)
 from tools.synth import CHART, Plan, PlannedResource, chart_children, object_type
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+ANALYSIS_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -30,6 +39,8 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 RECORD = "aws:route53/record:Record"
+# Workloads shipped by Argo Rollouts (charts/agent-factory values.yaml delivery.strategy).
+ROLLOUTS = {"api-gateway": "blueGreen", "agent-factory": "canary"}
 
 
 def chart_of(plan: Plan) -> PlannedResource:
@@ -42,6 +53,11 @@ def rendered(plan: Plan, type_: str) -> dict[str, dict[str, Any]]:
     return {
         r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type(type_) if r.parent == chart.urn
     }
+
+
+def pod_owners(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Workload -> its Deployment or (progressive delivery) Rollout."""
+    return {**rendered(plan, DEPLOYMENT), **rendered(plan, ROLLOUT)}
 
 
 def test_object_types_follow_the_provider_tokens() -> None:
@@ -71,12 +87,19 @@ def test_the_chart_is_local_with_the_environment_values(
 
 def test_five_workloads_with_their_scalers_per_environment(plan_of: Callable[[str], Plan]) -> None:
     prod = plan_of("prod")
-    deployments = rendered(prod, DEPLOYMENT)
-    assert set(deployments) == set(WORKLOADS)
-    ranges = {
-        n: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"])
-        for n, h in rendered(prod, HPA).items()
+    assert set(rendered(prod, DEPLOYMENT)) == {"agent-registry", "agent-runtime", "worker"}
+    assert set(rendered(prod, ROLLOUT)) == {"api-gateway", "agent-factory"}
+    assert set(pod_owners(prod)) == set(WORKLOADS)
+    hpas = rendered(prod, HPA)
+    ranges = {n: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for n, h in hpas.items()}
+    # The autoscalers scale what ships the pods: the Rollout where there is one.
+    assert {n: h["spec"]["scaleTargetRef"]["kind"] for n, h in hpas.items()} == {
+        "agent-factory": "Rollout",
+        "agent-runtime": "Deployment",
+        "agent-registry": "Deployment",
+        "api-gateway": "Rollout",
     }
+    assert hpas["api-gateway"]["spec"]["scaleTargetRef"]["apiVersion"] == "argoproj.io/v1alpha1"
     assert ranges == {
         "agent-factory": (3, 50),
         "agent-runtime": (10, 200),
@@ -96,7 +119,7 @@ def test_images_come_by_digest_from_this_accounts_registry(
     plan_of: Callable[[str], Plan],
 ) -> None:
     plan = plan_of("prod-eu-west-1")
-    for name, deployment in rendered(plan, DEPLOYMENT).items():
+    for name, deployment in pod_owners(plan).items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
         assert container["image"].startswith(f"{registry}/agent-factory/{name}:0.1.0@sha256:")
@@ -112,7 +135,7 @@ def test_pods_run_on_their_pool_as_the_platforms_service_account(
         if r.inputs["metadata"]["namespace"] == "greenlang-prod"
     }
     pools = {"agent-registry": "agent-factory"}
-    for name, deployment in rendered(plan, DEPLOYMENT).items():
+    for name, deployment in pod_owners(plan).items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == name and name in accounts
         assert pod["nodeSelector"] == {"workload-type": pools.get(name, name)}
@@ -230,6 +253,64 @@ def test_the_quota_admits_every_autoscaler_at_its_maximum(plan_of: Callable[[str
     assert "autoscaled workloads at their maximum" in findings[0].message
 
 
+def test_the_quota_counts_a_blue_green_preview_at_full_size(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    """At 60 replicas the gateway's blue-green needs 120 pods (60 cores of requests) during
+    a release: over greenlang-prod's quota, which 61 (a rolling update's surge) would fit."""
+    plan = plan_of("prod")
+    resources = [
+        _with_max(r, 60) if r.type == HPA and r.inputs["metadata"]["name"] == "api-gateway" else r
+        for r in plan.resources
+    ]
+    findings, _ = check_quotas(Plan(plan.stack, plan.project, resources, plan.outputs))
+    assert {f.subject for f in findings} == {"ResourceQuota greenlang-prod"}
+    assert any("needs requests.cpu" in f.message for f in findings)
+
+
+def test_rollouts_wait_for_the_release_that_installs_their_crds(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("dev")
+    (release,) = [r for r in plan.by_type(RELEASE) if r.inputs["name"] == "argo-rollouts"]
+    assert release.inputs["namespace"] == "argo-rollouts"
+    assert [f for f in check_order(plan)[0] if "argoproj.io" in f.message] == []
+    # Seeded: the chart no longer waits for Argo Rollouts; its Rollouts and
+    # AnalysisTemplates would reach an API server that does not know their kinds.
+    cut = [
+        PlannedResource(
+            **{**r.__dict__, "dependencies": [d for d in r.dependencies if d != release.urn]}
+        )
+        for r in plan.resources
+    ]
+    findings, _ = check_order(Plan(plan.stack, plan.project, cut, plan.outputs))
+    refused = sorted(f.message for f in findings if "argoproj.io" in f.message)
+    assert len(refused) == 5  # two Rollouts, three AnalysisTemplates
+    assert all("does not wait for the release that installs the CRDs" in m for m in refused)
+
+
+def test_the_analyses_read_what_the_workloads_monitors_scrape(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    plan = plan_of("dev")
+    findings, _ = check_scrapes(plan)
+    assert [f for f in findings if "AnalysisTemplate" in f.subject] == []
+
+    # Seeded: a query reading a metric no ServiceMonitor of the plan declares.
+    def unscraped(r: PlannedResource) -> PlannedResource:
+        if r.type != ANALYSIS_TEMPLATE or r.inputs["metadata"]["name"] != "error-rate":
+            return r
+        text = json.dumps(r.inputs).replace("http_server_request_duration", "http_requests")
+        return PlannedResource(**{**r.__dict__, "inputs": json.loads(text)})
+
+    resources = [unscraped(r) for r in plan.resources]
+    findings, _ = check_scrapes(Plan(plan.stack, plan.project, resources, plan.outputs))
+    assert {f.subject for f in findings} == {"AnalysisTemplate error-rate error-rate"}
+    assert "reads http_requests_seconds_count, which nothing in the plan scrapes" in (
+        findings[0].message
+    )
+
+
 def _with_max(resource: PlannedResource, most: int) -> PlannedResource:
     inputs = json.loads(json.dumps(resource.inputs))
     inputs["spec"]["maxReplicas"] = most
@@ -268,19 +349,59 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_a_broken_security_context_in_the_chart_fails_the_plan(
-    checkout: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    template = checkout / "charts/agent-factory/templates/deployment.yaml"
+def _break_pods(template: Path) -> str:
+    """Render the pods of ``template``'s kind with runAsNonRoot: false (only that kind's:
+    the pod template helper itself is shared); returns the original text."""
     original = template.read_text()
-    template.write_text(original.replace("runAsNonRoot: true", "runAsNonRoot: false"))
+    include = '{{- include "agent-factory.podTemplate" $ctx | nindent 4 }}'
+    assert include in original
+    template.write_text(
+        original.replace(
+            include,
+            '{{- include "agent-factory.podTemplate" $ctx'
+            ' | replace "runAsNonRoot: true" "runAsNonRoot: false" | nindent 4 }}',
+        )
+    )
+    return original
+
+
+@pytest.mark.parametrize(
+    ("template", "kind", "broken"),
+    [
+        ("deployment.yaml", "apps/v1:Deployment", {"worker", "agent-registry", "agent-runtime"}),
+        ("rollout.yaml", "argoproj.io/v1alpha1:Rollout", set(ROLLOUTS)),
+    ],
+)
+def test_a_root_pod_in_the_chart_fails_the_plan(
+    checkout: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    *,
+    template: str,
+    kind: str,
+    broken: set[str],
+) -> None:
+    """A Deployment's or a Rollout's root container fails `make plan` with exit 1, naming
+    the rule and each broken object: the pack judges a Rollout's pods like a Deployment's."""
+    path = checkout / "charts/agent-factory/templates" / template
+    original = _break_pods(path)
+    document = tmp_path / "plan.json"
     try:
-        code = plan_cli.main(["dev"], root=checkout)
+        code = plan_cli.main(["dev", "--json", str(document)], root=checkout)
     finally:
-        template.write_text(original)
+        path.write_text(original)
     out = " ".join(capsys.readouterr().out.split())
     assert code == plan_cli.EXIT_POLICY
-    assert "pss-run-as-non-root" in out and "dev-services-chart:greenlang-dev/api-gateway" in out
+    assert "pss-run-as-non-root" in out
+    violations = json.loads(document.read_text())["policy"]["violations"]
+    refused = {
+        v["urn"].rsplit("$", 1)[-1]
+        for v in violations
+        if v["rule"] == "pss-run-as-non-root" and v["level"] == "mandatory"
+    }
+    assert refused == {
+        f"kubernetes:{kind}::dev-services-chart:greenlang-dev/{name}" for name in broken
+    }
 
 
 def test_values_cannot_loosen_the_security_context(

@@ -70,6 +70,10 @@ BUILTIN_GROUPS = frozenset(
     }
 )
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "Pod", "CronJob"}
+# API groups of pod-creating kinds: the built-in ones and Argo Rollouts' Rollout.
+POD_GROUPS = {"apps": POD_KINDS, "batch": POD_KINDS, "core": POD_KINDS, "argoproj.io": {"Rollout"}}
+# An Argo Rollouts argument in a query ({{args.service}}): a label value to the parser.
+_ANALYSIS_ARG = re.compile(r"\{\{\s*args\.[\w-]+\s*\}\}")
 # Series Prometheus makes itself for every target, and the alerts it keeps.
 SYNTHETIC_METRICS = ("up", "scrape_", "ALERTS")
 SCRAPERS = ("ServiceMonitor", "PodMonitor", "Probe")
@@ -238,7 +242,7 @@ def _footprint_pods(footprint: Mapping[str, Any], nodes: int) -> Iterator[tuple[
 
 def _pod_spec(resource: PlannedResource) -> Mapping[str, Any] | None:
     kind = _kind(resource.type)
-    if kind not in POD_KINDS or _group(resource.type) not in ("apps", "batch", "core"):
+    if kind not in POD_GROUPS.get(_group(resource.type) or "", set()):
         return None
     spec = resource.inputs.get("spec") or {}
     if kind == "Pod":
@@ -279,7 +283,20 @@ def _surge(spec: Mapping[str, Any], replicas: int) -> int:
     strategy = spec.get("strategy") or {}
     if strategy.get("type") == "Recreate":
         return 0
-    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    return _max_surge((strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"), replicas)
+
+
+def _rollout_surge(spec: Mapping[str, Any], replicas: int) -> int:
+    """Extra pods an Argo Rollouts Rollout starts: blue-green brings the preview up at full
+    size next to the active pods (previewReplicaCount only delays that to the promotion);
+    a canary without a traffic router surges like a Deployment (canary.maxSurge, 25 %)."""
+    strategy = spec.get("strategy") or {}
+    if "blueGreen" in strategy:
+        return replicas
+    return _max_surge((strategy.get("canary") or {}).get("maxSurge", "25%"), replicas)
+
+
+def _max_surge(surge: Any, replicas: int) -> int:
     if isinstance(surge, str) and surge.endswith("%"):
         return math.ceil(replicas * int(surge[:-1]) / 100)
     return int(surge)
@@ -304,6 +321,8 @@ def _object_pods(resource: PlannedResource, nodes: int, scaled: Scalers) -> _Pod
         count = max(count, scaled.get((object_namespace(resource) or "default", kind, name), 0))
         if kind == "Deployment":
             count += _surge(spec, count)
+        elif kind == "Rollout":
+            count += _rollout_surge(spec, count)
     return _Pods(_object_name(resource), count, containers)
 
 
@@ -526,10 +545,17 @@ def _panel_exprs(panels: Iterable[Any]) -> Iterator[tuple[str, str]]:
 
 
 def metric_readers(plan: Plan) -> Iterator[tuple[str, str]]:
-    """(who reads, expression) for every alert and recording rule and dashboard panel."""
+    """(who reads, expression) for every alert and recording rule, dashboard panel and
+    Argo Rollouts analysis (its arguments stand in as label values)."""
     for resource in plan.resources:
         kind = _kind(resource.type)
-        if kind == "PrometheusRule":
+        if kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+            for metric in (resource.inputs.get("spec") or {}).get("metrics") or []:
+                query = ((metric.get("provider") or {}).get("prometheus") or {}).get("query")
+                if query:
+                    who = f"{kind} {_metadata(resource).get('name')} {metric.get('name')}"
+                    yield who, _ANALYSIS_ARG.sub("arg", str(query))
+        elif kind == "PrometheusRule":
             for group in (resource.inputs.get("spec") or {}).get("groups") or []:
                 for rule in group.get("rules") or []:
                     who = rule.get("alert") or rule.get("record")

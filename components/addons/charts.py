@@ -55,6 +55,8 @@ CHARTS = _table(
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
     # 2.1.5 (app 1.115.0): the version whose values table components/addons/opencost.py checks.
     Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.1.5"),
+    # 2.40.5 (app v1.8.3); see components/addons/argo_rollouts.py.
+    Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "2.40.5"),
 )
 
 

@@ -19,6 +19,11 @@ NAMESPACE = "monitoring"
 # The Grafana Service the chart makes (<release>-grafana) and its port name.
 GRAFANA_SERVICE = f"{NAME}-grafana"
 GRAFANA_PORT = "http-web"
+# Prometheus's Service (<fullname>-prometheus, prometheus.service.port): what the analysis
+# runs of Argo Rollouts query. The release name contains the chart name, so fullname is it.
+PROMETHEUS_SERVICE = f"{NAME}-prometheus"
+PROMETHEUS_PORT = 9090
+PROMETHEUS_URL = f"http://{PROMETHEUS_SERVICE}.{NAMESPACE}.svc.cluster.local:{PROMETHEUS_PORT}"
 # Where Alertmanager mounts the integrations Secret (alertmanagerSpec.secrets).
 SECRETS_MOUNT = "/etc/alertmanager/secrets"
 GRAFANA_OIDC_MOUNT = "/etc/secrets/grafana-oidc"

@@ -113,6 +113,8 @@ class NamespaceSpec:
     ingress: tuple[Ingress, ...] = ()
     # (cidr, ports) egress allows beyond DNS and the namespace itself.
     egress: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # (namespace, ports) egress allows to the pods of another namespace.
+    egress_namespaces: tuple[tuple[str, tuple[int, ...]], ...] = ()
     # HTTPS to the internet (LLM APIs, ACME, public AWS endpoints), never to private ranges.
     internet_https: bool = False
     # Everything in-cluster (Prometheus scrapes every namespace).
@@ -218,6 +220,15 @@ def network_policies(spec: NamespaceSpec) -> dict[str, dict[str, Any]]:
     egress: list[dict[str, Any]] = [
         {"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports(ports)} for cidr, ports in spec.egress
     ]
+    egress.extend(
+        {
+            "to": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+            ],
+            "ports": _ports(ports),
+        }
+        for namespace, ports in spec.egress_namespaces
+    )
     if spec.internet_https:
         egress.append(
             {

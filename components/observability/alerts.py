@@ -213,12 +213,30 @@ def region_alerts() -> list[Alert]:
     ]  # fmt: skip
 
 
+def rollout_alerts() -> list[Alert]:
+    """Argo Rollouts marks a Rollout Degraded when it aborts (an analysis failed, or the
+    progress deadline passed) and has gone back to the stable pods: the release did not
+    ship, and someone must look before the next one. The controller's own ``namespace``
+    label becomes ``exported_namespace`` (scraped without honorLabels)."""
+    return [
+        Alert(
+            "RolloutAborted",
+            'max by (exported_namespace, name) (rollout_info{phase="Degraded"}) == 1',
+            "1m", "warning",
+            "Rollout {{ $labels.exported_namespace }}/{{ $labels.name }} was aborted",
+            "The Rollout is Degraded: its analysis failed or it missed its progress deadline, "
+            "and Argo Rollouts sent traffic back to the stable version.",
+        ),
+    ]  # fmt: skip
+
+
 def alert_groups(
     targets: SloTargets, *, peer_regions: bool = False, backups: bool = False
 ) -> dict[str, list[Alert]]:
     groups = {
         "agent-factory.seed": seed_alerts(targets.latency_seconds),
         "agent-factory.slo": slo_alerts(targets),
+        "agent-factory.rollouts": rollout_alerts(),
     }
     if backups:
         groups["agent-factory.backups"] = backup_alerts()

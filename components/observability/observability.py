@@ -41,6 +41,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.addons import (
+    argo_rollouts,
     blackbox_exporter,
     cert_manager,
     fluent_bit,
@@ -129,6 +130,16 @@ CERT_MANAGER_METRICS = ScrapeTarget(
     "tcp-prometheus-servicemonitor",
     cert_manager.METRIC_PREFIXES,
 )
+# argo-rollouts 2.40.5: Service <release>-metrics, selector name/instance +
+# component=rollouts-controller, port "metrics" (controller.metrics.service.portName).
+ARGO_ROLLOUTS_METRICS = ScrapeTarget(
+    argo_rollouts.MONITOR,
+    argo_rollouts.NAMESPACE,
+    argo_rollouts.METRICS_LABELS,
+    argo_rollouts.METRICS_PORT_NAME,
+    argo_rollouts.METRIC_PREFIXES,
+)
+SECURITY_SCRAPES = (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS, ARGO_ROLLOUTS_METRICS)
 
 
 @dataclass(frozen=True)
@@ -250,10 +261,7 @@ CACHE_ALARMS = (
 # Security's releases, scraped by the ServiceMonitors this component creates after the
 # release that installs their CRD. Their prefixes are declared on kube-prometheus-stack's
 # footprint, where the scrape source lives: the preview's scrape check reads footprints only.
-PLATFORM_SCRAPES = tuple(
-    Metrics(target.prefixes, via=target.via)
-    for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS)
-)
+PLATFORM_SCRAPES = tuple(Metrics(target.prefixes, via=target.via) for target in SECURITY_SCRAPES)
 
 
 class Observability(pulumi.ComponentResource):
@@ -458,7 +466,7 @@ class Observability(pulumi.ComponentResource):
     def _scrape_platform(self, stack: k8s.helm.v3.Release) -> None:
         """ServiceMonitors for Security's charts: their own would need the CRD before it
         exists, so they are created here, after the release that installs it."""
-        for target in (INGRESS_NGINX_METRICS, CERT_MANAGER_METRICS):
+        for target in SECURITY_SCRAPES:
             k8s.apiextensions.CustomResource(
                 f"{self._name}-monitor-{target.name}",
                 api_version="monitoring.coreos.com/v1",

@@ -21,7 +21,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.addons import cert_manager, external_secrets, ingress_nginx, keda, opencost, vpa
+from components.addons import (
+    argo_rollouts,
+    cert_manager,
+    external_secrets,
+    ingress_nginx,
+    keda,
+    opencost,
+    vpa,
+)
 from components.addons.charts import pinned
 from components.addons.registry import HelmAddon, IrsaSpec, install
 from components.cluster.cluster import DEVELOPER_GROUP, SRE_GROUP
@@ -222,6 +230,11 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
                 Ingress(from_cidr=vpc, ports=(WEBHOOK,)),
                 # OpenCost queries Prometheus for usage and its own cost series.
                 Ingress(from_namespace=opencost.NAMESPACE, ports=(opencost.PROMETHEUS_PORT,)),
+                # The analysis runs of Argo Rollouts query Prometheus.
+                Ingress(
+                    from_namespace=argo_rollouts.NAMESPACE,
+                    ports=argo_rollouts.EGRESS_TO_PROMETHEUS[1],
+                ),
             ),
             egress=((vpc, (443, 9100, WEBHOOK)),),
             internet_https=True,
@@ -289,6 +302,15 @@ def platform_namespaces(args: SecurityArgs) -> list[NamespaceSpec]:
             egress=api,
             internet_https=True,
             egress_to_all_namespaces=True,
+        ),
+        # The Rollouts controller has no webhook: it calls the API server and, for the
+        # analysis runs, Prometheus.
+        NamespaceSpec(
+            argo_rollouts.NAMESPACE,
+            argo_rollouts.quota(args.settings.platform_replicas),
+            ingress=(scraped,),
+            egress=api,
+            egress_namespaces=(argo_rollouts.EGRESS_TO_PROMETHEUS,),
         ),
         # Recommender only: no webhook, so nothing but Prometheus calls in.
         NamespaceSpec(
@@ -410,6 +432,8 @@ class Security(pulumi.ComponentResource):
     secret_store: SecretStore
     # The KEDA and VPA releases: objects of keda.sh / autoscaling.k8s.io kinds wait for them.
     autoscaling_releases: list[pulumi.Resource]
+    # The Argo Rollouts release: Rollouts and AnalysisTemplates (argoproj.io) wait for it.
+    rollouts_release: pulumi.Resource
     # The CloudWatch log group CloudTrail delivers to (CIS metric filters read it); None
     # when this stack runs no trail.
     trail_log_group_name: pulumi.Output[str] | None
@@ -445,6 +469,7 @@ class Security(pulumi.ComponentResource):
         self.cluster_issuer = self._cert_manager(self.ingress_release)
         self.secret_store = self._external_secrets()
         self.autoscaling_releases = self._autoscaling()
+        self.rollouts_release = self._rollouts()
         self.ingress_class = ingress_nginx.INGRESS_CLASS
         self.ingress_namespace = ingress_nginx.NAMESPACE
         self.trail_log_group_name = self._account_guards()
@@ -852,6 +877,15 @@ class Security(pulumi.ComponentResource):
         )
         recommender = self._addon(vpa.CHART, vpa.values(replicas), vpa.footprint(replicas))
         return [scaler.release, recommender.release]
+
+    def _rollouts(self) -> pulumi.Resource:
+        """The Argo Rollouts controller and its CRDs (HA where the stack runs two or more
+        platform replicas); returns the release the services' Rollouts wait for."""
+        replicas = self._args.settings.platform_replicas
+        addon = self._addon(
+            argo_rollouts.CHART, argo_rollouts.values(replicas), argo_rollouts.footprint(replicas)
+        )
+        return addon.release
 
     # -- account guards --------------------------------------------------------------
 

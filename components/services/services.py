@@ -19,7 +19,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.addons.kube_prometheus_stack import PROMETHEUS_URL
 from components.context import ClusterContext
+from components.footprint import Metrics, ReleaseFootprint, footprints_output
 from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import ServicesSettings, Taint
 from components.settings.services import WORKLOADS
@@ -29,6 +31,9 @@ CHART_PATH = "charts/agent-factory"
 RELEASE = "agent-factory"
 # Where each image lives in the registry: <registry>/agent-factory/<workload>.
 REPOSITORY_PREFIX = "agent-factory"
+# The application contract's request histogram (charts/agent-factory/README.md), which
+# the analyses of the Rollouts read from what each workload's ServiceMonitor scrapes.
+REQUEST_METRIC = "http_server_request_duration_seconds"
 
 
 def values_file(environment: str) -> str:
@@ -115,9 +120,11 @@ class ServicesArgs:
     otlp_endpoint: str
     cluster_secret_store: str
     record: StackRecord | None
+    # The SLO latency: the Rollouts' analyses abort when the new pods' p95 stays above it.
+    slo_latency_seconds: float
     # What the chart's objects wait for: the namespace, the service accounts, the releases
-    # that install the CRDs of its ExternalSecrets, ServiceMonitors, ScaledObjects and VPAs,
-    # and the ingress controller's admission webhook.
+    # that install the CRDs of its ExternalSecrets, ServiceMonitors, ScaledObjects, VPAs,
+    # Rollouts and AnalysisTemplates, and the ingress controller's admission webhook.
     depends_on: Sequence[pulumi.Resource]
 
     def __post_init__(self) -> None:
@@ -177,7 +184,22 @@ class Services(pulumi.ComponentResource):
                 "namespace": args.namespace,
                 "images": images,
                 **prerequisites_output(self._prerequisites(args)),
+                **footprints_output([self._footprint(args)]),
             }
+        )
+
+    @staticmethod
+    def _footprint(args: ServicesArgs) -> ReleaseFootprint:
+        """What the chart's ServiceMonitors scrape that the platform reads: the request
+        histogram of every workload (the Rollouts' analyses). The chart's pods are objects
+        of the plan, counted against the quota as such, so no workloads are declared."""
+        return ReleaseFootprint(
+            release=RELEASE,
+            namespace=args.namespace,
+            metrics=tuple(
+                Metrics((REQUEST_METRIC,), via=f"ServiceMonitor/{args.namespace}/{workload}")
+                for workload in WORKLOADS
+            ),
         )
 
     @staticmethod
@@ -243,6 +265,8 @@ class Services(pulumi.ComponentResource):
                 "monitoringNamespace": args.monitoring_namespace,
                 "tracingNamespace": args.tracing_namespace,
                 "otlpEndpoint": args.otlp_endpoint,
+                "prometheusAddress": PROMETHEUS_URL,
+                "sloLatencySeconds": args.slo_latency_seconds,
                 "serviceMonitorLabels": {"app.kubernetes.io/part-of": "agent-factory"},
                 "clusterSecretStore": args.cluster_secret_store,
                 "vpcCidr": args.vpc_cidr,

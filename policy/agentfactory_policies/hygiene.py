@@ -40,6 +40,8 @@ DEFAULT_REPOSITORIES = [
     "https://kyverno.github.io/kyverno",
     "https://aquasecurity.github.io/helm-charts",
     "https://opencost.github.io/opencost-helm-chart",
+    # Argo Rollouts (the Argo project's own chart repository).
+    "https://argoproj.github.io/argo-helm",
 ]
 
 

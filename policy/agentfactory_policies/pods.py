@@ -37,6 +37,8 @@ POD_SPEC_PATHS = {
     "kubernetes:apps/v1:ReplicaSet": _TEMPLATE,
     "kubernetes:batch/v1:Job": _TEMPLATE,
     "kubernetes:batch/v1:CronJob": "spec.jobTemplate.spec.template.spec",
+    # Argo Rollouts' Rollout: a Deployment's pod template with another update strategy.
+    "kubernetes:argoproj.io/v1alpha1:Rollout": _TEMPLATE,
 }
 # Server-side-apply patches change live objects: a patch that sets privileged: true is as
 # bad as a Deployment that does. A patch leaves out what it does not change, so for

@@ -1,6 +1,6 @@
-"""Application workloads: Deployments and StatefulSets in the GreenLang and tenant namespaces
-survive node drains, scale, declare their resources and health, and run pinned private
-images.
+"""Application workloads: Deployments, StatefulSets and Argo Rollouts' Rollouts in the
+GreenLang and tenant namespaces survive node drains, scale, declare their resources and
+health, and run pinned private images.
 
 Scope: a workload is judged when its namespace matches ``namespaces`` (``greenlang-*``,
 ``tenant-*``). The stack rules also take every Namespace of the plan that carries the
@@ -41,7 +41,11 @@ from .pods import pod_spec
 AREA = "workloads"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
-WORKLOAD_TYPES = frozenset({DEPLOYMENT, STATEFULSET})
+# Argo Rollouts' replacement of a Deployment (blue-green, canary): judged like one.
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+WORKLOAD_TYPES = frozenset({DEPLOYMENT, STATEFULSET, ROLLOUT})
+# What must be an autoscaler's target (a StatefulSet's replicas are its storage's business).
+SCALABLE_TYPES = frozenset({DEPLOYMENT, ROLLOUT})
 NAMESPACE = "kubernetes:core/v1:Namespace"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA_TYPES = frozenset(
@@ -348,11 +352,11 @@ def autoscaled(
     resources: Sequence[Resource], config: Mapping[str, Any]
 ) -> Iterator[tuple[str, Finding]]:
     in_scope, undecided = workloads_in_scope(resources, config)
-    deployments = {r.urn for r in resources if r.type == DEPLOYMENT}
-    yield from (item for item in undecided if item[0] in deployments)
+    scalable = {r.urn for r in resources if r.type in SCALABLE_TYPES}
+    yield from (item for item in undecided if item[0] in scalable)
     found = scalers(resources)
     for workload in in_scope:
-        if workload.resource.type != DEPLOYMENT:
+        if workload.resource.type not in SCALABLE_TYPES:
             continue
         urn = workload.resource.urn
         try:
@@ -524,7 +528,7 @@ def _scope(stack: bool) -> dict[str, Any]:
 RULES = [
     Rule(
         "workload-disruption-budget",
-        "Deployments and StatefulSets of the GreenLang and tenant namespaces have a "
+        "Deployments, StatefulSets and Rollouts of the GreenLang and tenant namespaces have a "
         "PodDisruptionBudget that selects their pods and still lets one be evicted.",
         "high",
         "Add a policy/v1 PodDisruptionBudget in the workload's namespace whose "
@@ -536,11 +540,12 @@ RULES = [
     ),
     Rule(
         "workload-autoscaled",
-        "Deployments of the GreenLang and tenant namespaces are the scaleTargetRef of one "
-        "HorizontalPodAutoscaler or KEDA ScaledObject.",
+        "Deployments and Rollouts of the GreenLang and tenant namespaces are the "
+        "scaleTargetRef of one HorizontalPodAutoscaler or KEDA ScaledObject.",
         "medium",
         "Add an autoscaling/v2 HorizontalPodAutoscaler (or a keda.sh ScaledObject) in the "
-        "Deployment's namespace with scaleTargetRef kind Deployment and its name.",
+        "workload's namespace with scaleTargetRef kind Deployment (or Rollout, apiVersion "
+        "argoproj.io/v1alpha1) and its name.",
         AREA,
         stack_check=autoscaled,
         config_schema=_scope(stack=True),

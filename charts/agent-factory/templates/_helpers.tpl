@@ -47,6 +47,31 @@ labels:
 {{- . | upper | replace "-" "_" | replace "." "_" -}}
 {{- end -}}
 
+{{/*
+How a workload ships a new version: rolling (a Deployment's RollingUpdate), blueGreen or
+canary (an Argo Rollouts Rollout). Takes a dict with "w".
+*/}}
+{{- define "agent-factory.strategy" -}}
+{{- (.w.delivery | default dict).strategy | default "rolling" -}}
+{{- end -}}
+
+{{/* What the workload's HPA, ScaledObject and VPA point at: its Deployment or its Rollout. */}}
+{{- define "agent-factory.scaleTarget" -}}
+{{- if eq (include "agent-factory.strategy" .) "rolling" -}}
+apiVersion: apps/v1
+kind: Deployment
+{{- else -}}
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+{{- end }}
+name: {{ .name }}
+{{- end -}}
+
+{{/* An Argo Rollouts argument placeholder, rendered literally: {{args.<name>}}. */}}
+{{- define "agent-factory.arg" -}}
+{{- printf "{{args.%s}}" . -}}
+{{- end -}}
+
 {{/* Replicas the workload never goes below (what the PDB is checked against). */}}
 {{- define "agent-factory.minReplicas" -}}
 {{- .w.autoscaling.minReplicas | int -}}
