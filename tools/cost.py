@@ -749,13 +749,14 @@ def swap_instance_types(plan: Plan, mapping: dict[str, str]) -> Plan:
     unused = sorted(set(mapping) - used)
     if unused:
         raise WhatIfError(f"--swap: no node group of {plan.stack} runs {', '.join(unused)}")
-    resources = []
-    for resource in plan.resources:
-        if resource.type == NODE_GROUP:
-            types = [mapping.get(t, t) for t in resource.inputs.get("instanceTypes", [])]
-            resource = replace(resource, inputs={**resource.inputs, "instanceTypes": types})
-        resources.append(resource)
-    return replace(plan, resources=resources)
+
+    def swapped(resource: PlannedResource) -> PlannedResource:
+        if resource.type != NODE_GROUP:
+            return resource
+        types = [mapping.get(t, t) for t in resource.inputs.get("instanceTypes", [])]
+        return replace(resource, inputs={**resource.inputs, "instanceTypes": types})
+
+    return replace(plan, resources=[swapped(r) for r in plan.resources])
 
 
 def plan_for(
