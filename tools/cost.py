@@ -437,6 +437,7 @@ class Pricer:
     def nat_gateway(self, r: PlannedResource) -> None:
         self.add(r, "NAT gateway", "vpc/nat-gateway", self.hours(1))
         self.usage(r, "data processed", "vpc/nat-gateway-data")
+        self.usage(r, "data transfer out to the internet", "transfer/internet-out")
 
     def eip(self, r: PlannedResource) -> None:
         self.add(r, "public IPv4 address", "vpc/public-ipv4", self.hours(1))
@@ -647,6 +648,7 @@ class Pricer:
         self.add(r, f"network load balancer ({path})", "elb/nlb", self.hours(1))
         self.usage(r, "load balancer capacity units", "elb/nlcu")
         if annotations.get(LB_SCHEME_ANNOTATION) == "internet-facing":
+            self.usage(r, "data transfer out to the internet", "transfer/internet-out")
             # An internet-facing NLB holds one public address in each public subnet.
             zones = sum(
                 1
