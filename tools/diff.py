@@ -30,9 +30,10 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 # Input paths (camelCase, as the engine receives them) whose change makes pulumi-aws replace
-# the resource: the bridged Terraform schema marks them ForceNew. Checked against the
-# terraform-provider-aws schema source (see docs/cost.md for the files and commits read);
-# a change to a path below a listed one replaces too.
+# the resource: the bridged Terraform schema marks them ForceNew. Node group, RDS instance
+# and bucket policy were read in the terraform-provider-aws source; the others are recorded,
+# not re-read (docs/cost.md names the files and commits). A change to a path below a listed
+# one replaces too.
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:eks/nodeGroup:NodeGroup": (
         "amiType",
