@@ -236,6 +236,6 @@ def test_cli_writes_json(
     assert data["total_monthly"] == pytest.approx(sum(data["components"].values()), abs=0.05)
     assert "eks/cluster-standard-support" not in data["unverified_prices"]
     assert "ebs/gp3" not in data["unverified_prices"]  # verified in us-east-1
-    assert "rds/gp3/single-az" in data["unverified_prices"]
+    assert "opensearch/gp3" in data["unverified_prices"]
     assert data["what_if"] == []
     assert cost.main(["dev", "--swap", "m6i.large"]) == cost.EXIT_USAGE
