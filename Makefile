@@ -4,8 +4,10 @@ VENV ?= venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 JSON ?=
+AT ?= desired
+BASE ?=
 
-.PHONY: plan restore test lint typecheck unit venv clean
+.PHONY: plan cost diff restore test lint typecheck unit venv clean
 
 venv: $(VENV)/.installed
 
@@ -16,6 +18,16 @@ $(VENV)/.installed: requirements.txt
 
 plan: venv
 	$(PY) -m tools.plan $(STACK) $(if $(JSON),--json $(JSON))
+
+# Monthly list-price estimate: make cost STACK=prod [AT=min|desired|max] [JSON=cost.json]
+# [ARGS="--swap m6i.xlarge=m7g.xlarge --set 'nodePools={...}'"] (what-if levers, docs/cost.md)
+cost: venv
+	$(PY) -m tools.cost $(STACK) --at $(AT) $(if $(JSON),--json $(JSON)) $(ARGS)
+
+# What a change does to a stack and its cost delta: make diff STACK=prod BASE=origin/main
+diff: venv
+	$(if $(BASE),,$(error BASE=<git revision> is required))
+	$(PY) -m tools.diff $(STACK) --base $(BASE) --at $(AT) $(if $(JSON),--json $(JSON))
 
 # Restore steps from the stack's plan, dry run unless ARGS has --execute:
 # make restore KIND=rds-pitr STACK=prod ARGS="--to 2026-12-01T03:00:00Z"
