@@ -49,6 +49,8 @@ CHARTS = _table(
     Chart("keda", "https://kedacore.github.io/charts", "2.20.1"),
     # 0.12.0 (app 1.7.1): the first chart whose CRDs are templates (crds.enabled).
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
+    # 11.3.2 (app 1.17): CSI snapshot support is built in (since Velero 1.14).
+    Chart("velero", "https://vmware-tanzu.github.io/helm-charts", "11.3.2"),
 )
 
 

@@ -17,9 +17,10 @@ What a real cluster needs that mocks do not check:
   work until then).
 - Scraping: ingress-nginx and cert-manager (Security's releases) are scraped by the
   ServiceMonitors created here, after the release that installs their CRD. The backup
-  alerts read Velero, which no stack installs yet: they are off unless
-  ``ObservabilityArgs.backup_alerts`` is set.
-- Alarms: the data-store alarm topic notifies PagerDuty over HTTPS when the secret
+  alerts read Velero (scraped by its own PodMonitor, :mod:`components.backups.velero`):
+  they are on where the stack installs it (``ObservabilityArgs.backup_alerts``).
+- Alarms: the alarm topic (KMS-encrypted; its policy admits CloudWatch alarms, EventBridge
+  rules and S3 notifications of this account) notifies PagerDuty over HTTPS when the secret
   ``observability.alarmEndpoint`` is configured; without it there is no subscriber and the
   preview prints the ``pulumi config set --secret`` command as a prerequisite.
 - Charts: each is a :class:`HelmAddon` whose values, footprint and IAM policy come from
@@ -176,7 +177,7 @@ class ObservabilityArgs:
     log_retention_days: int
     # Multi-region: the other regions' health URLs, probed from here (None: no probing).
     peer_health_urls: pulumi.Input[list[str]] | None = None
-    # Velero's backup alerts; off until a stack installs Velero (a later issue).
+    # Velero's backup alerts: on where the stack installs Velero (components/backups).
     backup_alerts: bool = False
     # Zone and ingress load balancer for Grafana's DNS name (None: no record).
     dns_zone_id: pulumi.Input[str] | None = None
@@ -255,8 +256,60 @@ PLATFORM_SCRAPES = tuple(
 )
 
 
+def alarm_topic_policy(
+    topic_arn: str, partition: str, account_id: str, region: str, name_prefix: str
+) -> str:
+    """Who may publish to the alarm topic: this account's principals (through IAM), its
+    CloudWatch alarms, its EventBridge rules and S3 event notifications of its buckets. A
+    topic policy replaces SNS's default, so the account's own statement is restated."""
+    own = {"StringEquals": {"aws:SourceAccount": account_id}}
+
+    def service(sid: str, principal: str, source_arn: str) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": principal},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {**own, "ArnLike": {"aws:SourceArn": source_arn}},
+        }
+
+    return policy_document(
+        [
+            {
+                "Sid": "AccountUse",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": [
+                    "sns:Publish",
+                    "sns:Subscribe",
+                    "sns:GetTopicAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                ],
+                "Resource": topic_arn,
+            },
+            service(
+                "CloudWatchAlarms",
+                "cloudwatch.amazonaws.com",
+                f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*",
+            ),
+            service(
+                "EventBridgeRules",
+                "events.amazonaws.com",
+                f"arn:{partition}:events:{region}:{account_id}:rule/*",
+            ),
+            # Bucket ARNs carry no account: the stack's bucket names and the account.
+            service(
+                "S3ReplicationEvents", "s3.amazonaws.com", f"arn:{partition}:s3:::{name_prefix}-*"
+            ),
+        ]
+    )
+
+
 class Observability(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
+    # The alarm topic's policy: publishers (EventBridge rules, S3 notifications) wait for it.
+    alarm_topic_policy: aws.sns.TopicPolicy
     # The release that installs the monitoring.coreos.com CRDs: ServiceMonitors wait for it.
     prometheus_release: k8s.helm.v3.Release
     # Where applications send their spans (OTLP/gRPC).
@@ -818,6 +871,15 @@ class Observability(pulumi.ComponentResource):
             f"{self._name}-alarms",
             name=f"{args.cluster_name}-alarms",
             kms_master_key_id=args.logs_key_arn,
+            opts=child,
+        )
+        account = args.cluster.account
+        self.alarm_topic_policy = aws.sns.TopicPolicy(
+            f"{self._name}-alarms-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account.partition, account.account_id).apply(
+                lambda v: alarm_topic_policy(v[0], v[1], v[2], account.region, args.cluster_name)
+            ),
             opts=child,
         )
         self._alarm_subscription(topic)
