@@ -43,6 +43,7 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PLATFORM = {
     "greenlang-system",
+    "velero",
     "keda",
     "vpa",
     "monitoring",
@@ -676,6 +677,7 @@ def test_one_detector_per_account_and_region_and_one_account_wide_trail() -> Non
 
 # Kinds defined by CRDs that the charts install: no upstream schema to validate against.
 CRD_KINDS = {
+    "VolumeSnapshotClass",
     "ScaledObject",
     "TriggerAuthentication",
     "VerticalPodAutoscaler",
@@ -685,6 +687,7 @@ CRD_KINDS = {
     "ExternalSecret",
     "PrometheusRule",
     "ServiceMonitor",
+    "PodMonitor",
     "Probe",
 }
 
