@@ -1,10 +1,11 @@
 """Region: one region of the platform, assembled in dependency order.
 
 keys -> network -> cluster -> node pools -> add-ons -> data stores -> security ->
-observability -> backups (Velero, backup failure events), then the multi-region parts (docs/multi-region.md): the primary owns the
-public zone and replicates its buckets to the secondaries; a secondary replicates the
-primary's database; every prod region owns its health check and latency record. The AWS
-provider for the region arrives through ``opts.providers`` and is inherited by every child.
+observability -> backups (Velero, backup failure events), then the multi-region parts
+(docs/multi-region.md): the primary owns the public zone and replicates its buckets to the
+secondaries; a secondary replicates the primary's database; every prod region owns its
+health check and latency record. The AWS provider for the region arrives through
+``opts.providers`` and is inherited by every child.
 """
 
 from __future__ import annotations
