@@ -83,8 +83,8 @@ def test_schedule_runs_every_six_hours_and_keeps_backups_per_environment(
     plan_of: PlanOf, stack: str, hours: int
 ) -> None:
     schedules = velero_values(plan_of(stack))["schedules"]
-    assert list(schedules) == [velero.SCHEDULE]
-    schedule = schedules[velero.SCHEDULE]
+    assert list(schedules) == [velero.SCHEDULE_KEY]
+    schedule = schedules[velero.SCHEDULE_KEY]
     assert schedule["schedule"] == "0 */6 * * *"
     assert schedule["disabled"] is False
     assert schedule["template"]["ttl"] == f"{hours}h0m0s"
@@ -393,7 +393,11 @@ def test_restore_tool_names_what_the_plan_deploys(plan_of: PlanOf) -> None:
     values = velero_values(plan)
     release = by_name(plan, RELEASE)["prod-velero-velero"]
     assert release.inputs["namespace"] == restore.VELERO_NAMESPACE
-    assert restore.VELERO_SCHEDULE in values["schedules"]
+    # The chart names the Schedule <fullname>-<key>; the fullname of release "velero" of
+    # chart "velero" (no override) is the release name. Alerts and runbooks use that name.
+    (key,) = values["schedules"]
+    assert "fullnameOverride" not in values and "nameOverride" not in values
+    assert restore.VELERO_SCHEDULE == f"{release.inputs['name']}-{key}" == "velero-platform-6h"
     (location,) = values["configuration"]["backupStorageLocation"]
     assert location["name"] == restore.VELERO_LOCATION
     procedure = restore.velero_namespace(plan, "tenant-acme")

@@ -55,9 +55,11 @@ NAMESPACE = "velero"
 SERVICE_ACCOUNT = "velero-server"
 SERVICE_ACCOUNT_VALUES = ("serviceAccount", "server")
 # The one BackupStorageLocation and the one Schedule (tools/restore.py and the runbooks
-# use these names).
+# use these names). The chart names a Schedule "<fullname>-<key of schedules>"
+# (templates/schedule.yaml); the fullname of release velero of chart velero is "velero".
 STORAGE_LOCATION = "default"
-SCHEDULE = "platform-6h"
+SCHEDULE_KEY = "platform-6h"
+SCHEDULE = f"{NAME}-{SCHEDULE_KEY}"
 # Where in the backups bucket Velero writes (backups/, restores/, kopia/ below it); the
 # bucket's other prefixes stay out of the role's reach.
 PREFIX = "velero"
@@ -177,7 +179,7 @@ def values(
             "prometheusRule": {"enabled": False},
         },
         "schedules": {
-            SCHEDULE: {
+            SCHEDULE_KEY: {
                 "disabled": False,
                 "schedule": cron,
                 # Backups outlive the Schedule object if it is ever deleted.
