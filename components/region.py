@@ -1,10 +1,11 @@
 """Region: one region of the platform, assembled in dependency order.
 
 keys -> network -> cluster -> node pools -> add-ons -> data stores -> security ->
-observability, then the multi-region parts (docs/multi-region.md): the primary owns the
-public zone and replicates its buckets to the secondaries; a secondary replicates the
-primary's database; every prod region owns its health check and latency record. The AWS
-provider for the region arrives through ``opts.providers`` and is inherited by every child.
+observability -> backups (Velero, backup failure events), then the multi-region parts
+(docs/multi-region.md): the primary owns the public zone and replicates its buckets to the
+secondaries; a secondary replicates the primary's database; every prod region owns its
+health check and latency record. The AWS provider for the region arrives through
+``opts.providers`` and is inherited by every child.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pulumi_aws as aws
 
 from components.addons import opencost
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.backups.events import BackupEvents, BackupEventsArgs
+from components.backups.velero import Velero, VeleroArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
 from components.context import AccountContext, ClusterContext
@@ -379,6 +382,7 @@ class Region(pulumi.ComponentResource):
                 dns_zone_id=self.hosted_zone_id,
                 ingress_hostname=security.ingress_hostname,
                 ingress_controller=security.ingress_release,
+                backup_alerts=settings.backups.velero,
             ),
             # Namespaces, the ClusterSecretStore and the default StorageClass come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[security, data_stores]),
@@ -437,6 +441,14 @@ class Region(pulumi.ComponentResource):
             )
 
         self._costs(node_pools, security, observability)
+        self._backups(
+            keys=keys,
+            data_stores=data_stores,
+            addons=addons,
+            security=security,
+            observability=observability,
+            targets=targets,
+        )
         self._multi_region(primary, targets, keys, data_stores, security)
         self.services = self._services(data_stores, security, observability)
 
@@ -598,6 +610,62 @@ class Region(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+    def _backups(
+        self,
+        *,
+        keys: Keys,
+        data_stores: DataStores,
+        addons: ClusterAddons,
+        security: Security,
+        observability: Observability,
+        targets: pulumi.Output[list[ReplicationTarget]] | None,
+    ) -> None:
+        """Velero (Kubernetes state every 6 hours) and the rules that page on failed
+        data-store backups and late replication (seed Sprint 9)."""
+        settings, name = self._settings, self._name
+        backups = settings.backups
+        if backups.velero:
+            Velero(
+                f"{name}-velero",
+                VeleroArgs(
+                    cluster=self._cluster,
+                    charts=settings.charts,
+                    labels={
+                        "app.kubernetes.io/part-of": "agent-factory",
+                        "app.kubernetes.io/managed-by": "pulumi",
+                        "agent-factory.io/team": settings.team,
+                        "agent-factory.io/environment": settings.environment,
+                    },
+                    vpc_cidr=settings.network.vpc_cidr,
+                    bucket=data_stores.bucket_names["backups"],
+                    bucket_arn=data_stores.bucket_arns["backups"],
+                    kms_key_arn=keys.s3_key_arn,
+                    cron=backups.schedule,
+                    retention_days=backups.retention_days,
+                    exemption=settings.security.pod_security_exemptions.get("velero"),
+                    monitoring=security.fenced_namespaces["monitoring"],
+                    prometheus=observability.prometheus_release,
+                    snapshot_class=addons.snapshot_class,
+                ),
+                # Charts need schedulable nodes; the bucket's policy comes with it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[addons, data_stores]),
+            )
+        BackupEvents(
+            f"{name}-backup-events",
+            BackupEventsArgs(
+                name_prefix=settings.cluster_name,
+                alarm_topic_arn=observability.alarm_topic_arn,
+                topic_policy=observability.alarm_topic_policy,
+                # The primary's sources of cross-region replication.
+                replicated_buckets=(
+                    {p: data_stores.buckets[p].bucket for p in REPLICATED_BUCKETS}
+                    if targets is not None
+                    else {}
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _source(self, primary: PrimaryOutputs | None) -> CrossRegionSource | None:
         multi = self._settings.multi_region

@@ -34,6 +34,7 @@ AREAS = (
     "multiregion",
     "services",
     "finops",
+    "backups",
 )
 # What every area may use: the typed settings, contexts and small shared vocabularies.
 SHARED = (

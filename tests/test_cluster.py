@@ -120,7 +120,8 @@ def test_default_storage_class_is_encrypted_gp3(
 def test_addons_coredns_and_ebs_csi_with_irsa(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     addons = {a.inputs["addonName"]: a for a in plan.by_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"coredns", "aws-ebs-csi-driver"}
+    # snapshot-controller: the VolumeSnapshot CRDs and controller Velero's CSI backups use.
+    assert set(addons) == {"coredns", "aws-ebs-csi-driver", "snapshot-controller"}
     coredns = json.loads(addons["coredns"].inputs["configurationValues"])
     assert coredns["replicaCount"] == 3
     assert coredns["tolerations"] == [{"key": "CriticalAddonsOnly", "operator": "Exists"}]

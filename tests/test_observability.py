@@ -189,11 +189,11 @@ def test_every_alert_parses_and_has_a_runbook(plan_of: Callable[[str], Plan], st
         assert "## Check" in text and "## Act" in text
 
 
-def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
+def test_backup_alerts_follow_velero(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     names = {r["alert"] for r in _rules(plan)}
-    # Velero is not installed: no rule pretends to watch backups.
-    assert not {"BackupFailed", "BackupMissing"} & names
+    # prod installs Velero (components/backups): its alerts watch the backups.
+    assert {"BackupFailed", "BackupMissing"} <= names
     groups = {r.inputs["metadata"]["name"] for r in plan.by_type(RULE)}
     assert groups == {
         "agent-factory-seed",
@@ -202,8 +202,11 @@ def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
         "agent-factory-kyverno",
         "agent-factory-vulnerabilities",
         "agent-factory-rollouts",
+        "agent-factory-backups",
     }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
+    # A stack without Velero: no rule pretends to watch backups.
+    assert "agent-factory.backups" not in alert_groups(targets)
     with_velero = alert_groups(targets, backups=True)["agent-factory.backups"]
     assert [a.name for a in with_velero] == ["BackupFailed", "BackupMissing"]
     for alert in with_velero:
@@ -363,8 +366,9 @@ def test_objects_wait_for_namespace_secret_store_and_crds(plan_of: Callable[[str
         assert store.urn in sync.dependencies
     stack = by_name(plan, RELEASE)["prod-observability-kube-prometheus-stack"]
     crs = [r for r in mine if r.type.startswith("kubernetes:monitoring.coreos.com/")]
-    # 4 rule groups, 3 ServiceMonitors and the peer-region Probe.
-    assert len(crs) == 8
+    # 5 rule groups (seed, SLO, regions, rollouts, backups), 3 ServiceMonitors and the
+    # peer-region Probe.
+    assert len(crs) == 9
     for cr in crs:
         assert stack.urn in cr.dependencies, cr.name
 

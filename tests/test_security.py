@@ -44,6 +44,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 PLATFORM = {
     "greenlang-system",
     "argo-rollouts",
+    "velero",
     "keda",
     "vpa",
     "monitoring",
@@ -680,6 +681,7 @@ def test_one_detector_per_account_and_region_and_one_account_wide_trail() -> Non
 
 # Kinds defined by CRDs that the charts install: no upstream schema to validate against.
 CRD_KINDS = {
+    "VolumeSnapshotClass",
     "ScaledObject",
     "TriggerAuthentication",
     "VerticalPodAutoscaler",
@@ -689,6 +691,7 @@ CRD_KINDS = {
     "ExternalSecret",
     "PrometheusRule",
     "ServiceMonitor",
+    "PodMonitor",
     "Probe",
     # Validated against its schema subset in tests/test_admission.py.
     "ClusterPolicy",

@@ -678,10 +678,18 @@ def check_secret_values(plan: Plan) -> tuple[list[Finding], int]:
 # -- ordering ------------------------------------------------------------------------
 
 
+# EKS managed add-ons that install CRDs: addon name -> API groups.
+EKS_ADDON_CRDS = {"snapshot-controller": ("snapshot.storage.k8s.io",)}
+
+
 def _crd_owners(plan: Plan) -> dict[str, list[str]]:
-    """API group -> URNs of the releases whose footprint says they install its CRDs."""
+    """API group -> URNs of the releases whose footprint says they install its CRDs, and of
+    the EKS add-ons that install them."""
     releases = {(object_namespace(r), r.inputs.get("name")): r.urn for r in plan.by_type(RELEASE)}
     owners: dict[str, list[str]] = defaultdict(list)
+    for addon in plan.by_type("aws:eks/addon:Addon"):
+        for group in EKS_ADDON_CRDS.get(str(addon.inputs.get("addonName")), ()):
+            owners[group].append(addon.urn)
     for _, footprint in component_outputs(plan, FOOTPRINTS_OUTPUT):
         release = releases.get((footprint.get("namespace"), footprint.get("release")))
         for group in footprint.get("crds") or []:

@@ -43,6 +43,7 @@ from urllib.parse import quote
 
 from rich.console import Console
 
+from components.addons import velero
 from tools.mocks import ACCOUNT_ID
 from tools.stackconfig import StackConfigError, available_stacks
 from tools.synth import ROOT, Plan, PlannedResource, SynthError, synth
@@ -63,8 +64,11 @@ BUCKET_SSE = (
 BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-# Velero is installed into this namespace (not yet by this program: see the runbooks).
-VELERO_NAMESPACE = "velero"
+# Where the stack's Velero runs, where it stores and what takes the backups
+# (components/addons/velero.py): one source for the program and this tool.
+VELERO_NAMESPACE = velero.NAMESPACE
+VELERO_LOCATION = velero.STORAGE_LOCATION
+VELERO_SCHEDULE = velero.SCHEDULE
 # Pulumi's marker of a secret value in a state export.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _RDS_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
@@ -935,6 +939,15 @@ def velero_namespace(
     now = now or datetime.now(UTC)
     resolve = Resolver(plan, deployed)
     region = resolve.region
+    installed = any(
+        r.inputs.get("namespace") == VELERO_NAMESPACE and r.inputs.get("name") == velero.NAME
+        for r in plan.by_type(HELM_RELEASE)
+    )
+    if not installed:
+        raise RestoreError(
+            f"stack {plan.stack} does not install Velero (agent-factory:backups.velero): "
+            "it has no namespace backups to restore"
+        )
     known = stack_namespaces(plan)
     if namespace not in known:
         raise RestoreError(
@@ -979,10 +992,12 @@ def velero_namespace(
     )
     steps = [
         Step(
-            "Requires Velero: check it is installed (this program does not deploy it yet)",
-            f"Velero runs in the namespace {VELERO_NAMESPACE} and keeps its backups in the "
-            f"stack's backups bucket; without it there are no backups to restore.{kubeconfig}",
-            cli("velero version", namespace=VELERO_NAMESPACE),
+            "Requires Velero: check it runs and its backup location is Available",
+            f"The stack installs Velero in the namespace {VELERO_NAMESPACE}; its schedule "
+            f"{VELERO_SCHEDULE} backs up every namespace every 6 hours to the location "
+            f"{VELERO_LOCATION} (the stack's backups bucket, prefix {velero.PREFIX}/). A "
+            f"location that is not Available has no backups to restore.{kubeconfig}",
+            cli("velero backup-location get", VELERO_LOCATION, namespace=VELERO_NAMESPACE),
             run=True,
         ),
         select,

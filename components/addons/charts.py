@@ -57,6 +57,8 @@ CHARTS = _table(
     Chart("opencost", "https://opencost.github.io/opencost-helm-chart", "2.1.5"),
     # 2.40.5 (app v1.8.3); see components/addons/argo_rollouts.py.
     Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "2.40.5"),
+    # 11.3.2 (app 1.17): CSI snapshot support is built in (since Velero 1.14).
+    Chart("velero", "https://vmware-tanzu.github.io/helm-charts", "11.3.2"),
 )
 
 

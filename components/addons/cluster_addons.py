@@ -1,5 +1,10 @@
-"""ClusterAddons: managed add-ons that need running nodes, the default StorageClass and
-metrics-server.
+"""ClusterAddons: managed add-ons that need running nodes, the default StorageClass, volume
+snapshots and metrics-server.
+
+Volume snapshots: the EBS CSI driver's controller carries the csi-snapshotter sidecar, but
+the ``snapshot.storage.k8s.io`` CRDs and the snapshot controller come from the EKS add-on
+``snapshot-controller``; the VolumeSnapshotClass of ``ebs.csi.aws.com`` carries the label
+Velero picks its class by (its CSI backups of PersistentVolumes need all three).
 
 EKS reports CoreDNS and the EBS CSI driver DEGRADED (and Pulumi waits for them) until their
 pods are scheduled, so they are created after the node groups, not with the cluster.
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -26,6 +32,10 @@ from components.iam import IrsaRole, policy_document
 
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+EBS_SNAPSHOT_CLASS = "ebs-csi-snapshots"
+EBS_CSI_DRIVER = "ebs.csi.aws.com"
+# The EKS add-on that installs the snapshot CRDs (the preview's order check knows it).
+SNAPSHOT_CONTROLLER = "snapshot-controller"
 
 
 @dataclass(frozen=True)
@@ -64,9 +74,49 @@ def ebs_kms_policy(key_arn: str) -> str:
     )
 
 
+class VolumeSnapshotClass(pulumi.CustomResource):
+    """A ``snapshot.storage.k8s.io/v1`` VolumeSnapshotClass. Its fields sit at the top level
+    (no ``spec``), which the SDK's ``apiextensions.CustomResource`` cannot express; the
+    Kubernetes provider takes any ``kubernetes:<group>/<version>:<Kind>`` object as is."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        metadata: Mapping[str, Any],
+        driver: str,
+        deletion_policy: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        super().__init__(
+            "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass",
+            name,
+            {
+                "apiVersion": "snapshot.storage.k8s.io/v1",
+                "kind": "VolumeSnapshotClass",
+                "metadata": dict(metadata),
+                "driver": driver,
+                "deletionPolicy": deletion_policy,
+            },
+            opts,
+        )
+
+
+def snapshot_class_labels() -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": EBS_SNAPSHOT_CLASS,
+        "app.kubernetes.io/part-of": "agent-factory",
+        "app.kubernetes.io/managed-by": "pulumi",
+        # Velero takes the class of a volume's driver that carries this label.
+        "velero.io/csi-volumesnapshot-class": "true",
+    }
+
+
 class ClusterAddons(pulumi.ComponentResource):
     ebs_csi_role_arn: pulumi.Output[str]
     default_storage_class: pulumi.Output[str]
+    # The VolumeSnapshotClass of the EBS driver: CSI backups wait for it.
+    snapshot_class: VolumeSnapshotClass
 
     def __init__(
         self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None
@@ -136,7 +186,7 @@ class ClusterAddons(pulumi.ComponentResource):
                     "app.kubernetes.io/managed-by": "pulumi",
                 },
             ),
-            provisioner="ebs.csi.aws.com",
+            provisioner=EBS_CSI_DRIVER,
             parameters={
                 "type": "gp3",
                 "encrypted": "true",
@@ -148,6 +198,27 @@ class ClusterAddons(pulumi.ComponentResource):
             reclaim_policy="Retain" if args.retain_volumes else "Delete",
             opts=pulumi.ResourceOptions(
                 parent=self, provider=cluster.k8s_provider, depends_on=[ebs_csi]
+            ),
+        )
+
+        snapshots = aws.eks.Addon(
+            f"{name}-{SNAPSHOT_CONTROLLER}",
+            cluster_name=cluster.name,
+            addon_name=SNAPSHOT_CONTROLLER,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            # Scheduled like CoreDNS: ACTIVE only once its pods run.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[coredns]),
+        )
+        self.snapshot_class = VolumeSnapshotClass(
+            f"{name}-{EBS_SNAPSHOT_CLASS}",
+            metadata={"name": EBS_SNAPSHOT_CLASS, "labels": snapshot_class_labels()},
+            driver=EBS_CSI_DRIVER,
+            # The EBS snapshot outlives its VolumeSnapshot object; Velero deletes it when
+            # the backup that took it expires.
+            deletion_policy="Retain",
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=cluster.k8s_provider, depends_on=[snapshots, ebs_csi]
             ),
         )
 

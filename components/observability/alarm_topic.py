@@ -1,9 +1,11 @@
 """The alarm topic's resource policy: which AWS services may publish to it.
 
 Replacing the default topic policy, it names every publisher: CloudWatch alarms (data
-stores, CIS trail alarms), AWS Budgets and Cost Anomaly Detection (the stack's cost
-alerts, components/finops). The topic is KMS-encrypted with the logs key; the same
-services are allowed to use that key in ``components/security/keys.py``.
+stores, CIS trail alarms), EventBridge rules and S3 event notifications (backup failures
+and late replication, components/backups), AWS Budgets and Cost Anomaly Detection (the
+stack's cost alerts, components/finops). Each is limited to this account. The topic is
+KMS-encrypted with the logs key; the same services may use that key
+(``TOPIC_PUBLISHERS`` in ``components/security/keys.py``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ OWNER_ACTIONS = [
     "SNS:ListSubscriptionsByTopic",
     "SNS:Publish",
 ]
-# Services that publish to the alarm topic (and must use its KMS key).
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com")
 
 
-def alarm_topic_policy(partition: str, account_id: str, topic_arn: str) -> str:
+def alarm_topic_policy(
+    partition: str, account_id: str, topic_arn: str, region: str, name_prefix: str
+) -> str:
     def publish(sid: str, service: str, condition: dict[str, object]) -> dict[str, object]:
         return {
             "Sid": sid,
@@ -51,6 +53,25 @@ def alarm_topic_policy(partition: str, account_id: str, topic_arn: str) -> str:
             {
                 "StringEquals": own_account,
                 "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:*:{account_id}:alarm:*"},
+            },
+        ),
+        publish(
+            "EventBridgeRules",
+            "events.amazonaws.com",
+            {
+                "StringEquals": own_account,
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{partition}:events:{region}:{account_id}:rule/*"
+                },
+            },
+        ),
+        # Bucket ARNs carry no account: the stack's bucket names, and the account.
+        publish(
+            "S3ReplicationEvents",
+            "s3.amazonaws.com",
+            {
+                "StringEquals": own_account,
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:s3:::{name_prefix}-*"},
             },
         ),
         # AWS Budgets' documented policy for SNS notifications (SourceAccount, SourceArn).

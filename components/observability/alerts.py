@@ -4,14 +4,18 @@ Each alert names a runbook in ``docs/runbooks/``; tests check that the file exis
 every expression parses as PromQL, and that severity, summary and description are set.
 Every metric a rule reads must have a scrape source in the plan (the preview's ``scrape``
 check): the ingress and certificate alerts read what Observability's ServiceMonitors
-scrape; the backup alerts read Velero, which is not installed yet, so they are off unless
-``alert_groups(..., backups=True)`` (no rule pretends to watch backups).
+scrape; the backup alerts read Velero's own metrics (``velero_backup_failure_total``,
+``velero_backup_last_successful_timestamp``, labelled by schedule), scraped by its
+PodMonitor, so they exist only where the stack installs Velero
+(``alert_groups(..., backups=True)``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from components.addons.velero import SCHEDULE as VELERO_SCHEDULE
 
 RUNBOOK_BASE = "https://github.com/agent-factory/platform/blob/main/docs/runbooks"
 INGRESS = "nginx_ingress_controller_requests"
@@ -176,7 +180,10 @@ def slo_alerts(targets: SloTargets) -> list[Alert]:
 
 
 def backup_alerts() -> list[Alert]:
-    """Velero's backup alerts: only for a stack that installs Velero (``backups=True``)."""
+    """Velero's backup alerts: only for a stack that installs Velero (``backups=True``).
+    BackupMissing also fires when the schedule's timestamp is absent (Velero down or not
+    scraped): no series is no backup."""
+    last = f'velero_backup_last_successful_timestamp{{schedule="{VELERO_SCHEDULE}"}}'
     return [
         Alert(
             "BackupFailed",
@@ -187,10 +194,10 @@ def backup_alerts() -> list[Alert]:
         ),
         Alert(
             "BackupMissing",
-            "time() - max(velero_backup_last_successful_timestamp) > 7 * 3600",
+            f"(time() - max({last}) > 7 * 3600) or absent({last})",
             "15m", "critical",
             "No successful Velero backup for more than 7 hours",
-            "The 6-hourly schedule has missed a run: the RPO is at risk.",
+            f"The 6-hourly schedule {VELERO_SCHEDULE} has missed a run: the RPO is at risk.",
         ),
     ]  # fmt: skip
 

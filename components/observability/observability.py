@@ -17,9 +17,10 @@ What a real cluster needs that mocks do not check:
   work until then).
 - Scraping: ingress-nginx and cert-manager (Security's releases) are scraped by the
   ServiceMonitors created here, after the release that installs their CRD. The backup
-  alerts read Velero, which no stack installs yet: they are off unless
-  ``ObservabilityArgs.backup_alerts`` is set.
-- Alarms: the data-store alarm topic notifies PagerDuty over HTTPS when the secret
+  alerts read Velero (scraped by its own PodMonitor, :mod:`components.backups.velero`):
+  they are on where the stack installs it (``ObservabilityArgs.backup_alerts``).
+- Alarms: the alarm topic (KMS-encrypted; its policy admits CloudWatch alarms, EventBridge
+  rules and S3 notifications of this account) notifies PagerDuty over HTTPS when the secret
   ``observability.alarmEndpoint`` is configured; without it there is no subscriber and the
   preview prints the ``pulumi config set --secret`` command as a prerequisite.
 - Charts: each is a :class:`HelmAddon` whose values, footprint and IAM policy come from
@@ -188,7 +189,7 @@ class ObservabilityArgs:
     log_retention_days: int
     # Multi-region: the other regions' health URLs, probed from here (None: no probing).
     peer_health_urls: pulumi.Input[list[str]] | None = None
-    # Velero's backup alerts; off until a stack installs Velero (a later issue).
+    # Velero's backup alerts: on where the stack installs Velero (components/backups).
     backup_alerts: bool = False
     # Zone and ingress load balancer for Grafana's DNS name (None: no record).
     dns_zone_id: pulumi.Input[str] | None = None
@@ -266,7 +267,8 @@ PLATFORM_SCRAPES = tuple(Metrics(target.prefixes, via=target.via) for target in 
 
 class Observability(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
-    # Lets AWS Budgets and Cost Anomaly Detection publish: their subscriptions wait for it.
+    # The alarm topic's policy: publishers (budgets, anomaly subscriptions, EventBridge
+    # rules, S3 notifications) wait for it.
     alarm_topic_policy: aws.sns.TopicPolicy
     # The release that installs the monitoring.coreos.com CRDs: ServiceMonitors wait for it.
     prometheus_release: k8s.helm.v3.Release
@@ -831,13 +833,13 @@ class Observability(pulumi.ComponentResource):
             kms_master_key_id=args.logs_key_arn,
             opts=child,
         )
-        # Names every publisher: CloudWatch alarms, AWS Budgets, Cost Anomaly Detection.
+        account = args.cluster.account
         self.alarm_topic_policy = aws.sns.TopicPolicy(
             f"{self._name}-alarms-policy",
             arn=topic.arn,
-            policy=pulumi.Output.all(
-                args.cluster.account.partition, args.cluster.account.account_id, topic.arn
-            ).apply(lambda v: alarm_topic_policy(v[0], v[1], v[2])),
+            policy=pulumi.Output.all(topic.arn, account.partition, account.account_id).apply(
+                lambda v: alarm_topic_policy(v[1], v[2], v[0], account.region, args.cluster_name)
+            ),
             opts=child,
         )
         self._alarm_subscription(topic)

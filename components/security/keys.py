@@ -96,27 +96,34 @@ def _via_services(ctx: _Context, sid: str, services: list[str]) -> dict[str, Any
     }
 
 
+# Services that publish to the KMS-encrypted SNS alarm topic: SNS encrypts what they send
+# with the topic's key on their behalf, so each must be allowed to use it.
+TOPIC_PUBLISHERS = {
+    "CloudWatchAlarmsToSns": "cloudwatch.amazonaws.com",
+    "EventBridgeRulesToSns": "events.amazonaws.com",
+    "S3NotificationsToSns": "s3.amazonaws.com",
+    "BudgetsToSns": "budgets.amazonaws.com",
+    "CostAnomalyDetectionToSns": "costalerts.amazonaws.com",
+}
+
+
 def logs_key_policy(ctx: _Context) -> str:
     """CloudWatch Logs encrypts flow logs, EKS and data-store logs with this key; CloudWatch
-    alarms, AWS Budgets and Cost Anomaly Detection publish to the KMS-encrypted SNS alarm
-    topic with it."""
-    return _document(
-        ctx,
+    alarms, EventBridge rules, S3 event notifications, AWS Budgets and Cost Anomaly Detection
+    publish to the KMS-encrypted SNS alarm topic with it."""
+    publishers = [
         {
-            "Sid": "CloudWatchAlarmsToSns",
+            "Sid": sid,
             "Effect": "Allow",
-            # CloudWatch alarms, AWS Budgets and Cost Anomaly Detection publish to the
-            # encrypted alarm topic (components/observability/alarm_topic.py).
-            "Principal": {
-                "Service": [
-                    "cloudwatch.amazonaws.com",
-                    "budgets.amazonaws.com",
-                    "costalerts.amazonaws.com",
-                ]
-            },
+            "Principal": {"Service": service},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-        },
+        }
+        for sid, service in TOPIC_PUBLISHERS.items()
+    ]
+    return _document(
+        ctx,
+        *publishers,
         _via_services(ctx, "SnsViaService", ctx.via("sns")),
         {
             "Sid": "CloudWatchLogs",

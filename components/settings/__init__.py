@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 
 from components.addressing import AddressingError
 from components.offerings import check_region
+from components.settings.backups import BackupsSettings
 from components.settings.base import (
     ENVIRONMENTS,
     PROJECT,
@@ -75,6 +76,7 @@ __all__ = [
     "PROJECT_DEFAULTS",
     "WORKLOADS",
     "AutoscalerSettings",
+    "BackupsSettings",
     "CacheSettings",
     "ClusterSettings",
     "DataStoresSettings",
@@ -165,6 +167,9 @@ class Settings(SettingsModel):
         description="Budget, cost anomaly detection, cost-allocation tags, off-hours "
         "scale-down (docs/finops.md).",
     )
+    backups: BackupsSettings = Field(
+        BackupsSettings(), description="Velero's Kubernetes state backups."
+    )
     multi_region: MultiRegionSettings | None = Field(
         None,
         description="This stack's part in the multi-region deployment (docs/multi-region.md); "
@@ -228,6 +233,19 @@ class Settings(SettingsModel):
                     f"services.pools.{workload}",
                     f"pool '{pool}' is not in nodePools ({', '.join(self.node_pools)})",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_backups(self) -> Settings:
+        # Velero reads its backups back (sync, restore, deletion): an object moved to
+        # Glacier by the bucket's lifecycle would be unreadable while the backup still lives.
+        glacier = self.data_stores.storage.backups_glacier_after_days
+        if self.backups.velero and self.backups.retention_days >= glacier:
+            raise KeyedError(
+                "backups.retentionDays",
+                f"{self.backups.retention_days} days reaches the backups bucket's Glacier "
+                f"transition (dataStores.storage.backupsGlacierAfterDays {glacier})",
+            )
         return self
 
     @model_validator(mode="after")

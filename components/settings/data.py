@@ -21,6 +21,30 @@ _ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?(\.\d+)?$")
 # Majors RDS offers for PostgreSQL (13 reached end of standard support in 2026).
 POSTGRES_MAJORS = (14, 15, 16, 17, 18)
 _SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEK = 7 * 24 * 60
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def windows_overlap(daily: str, weekly: str) -> bool:
+    """Whether a daily ``hh:mm-hh:mm`` window meets a weekly ``ddd:hh:mm-ddd:hh:mm`` one on
+    any day (either may wrap past midnight or the week's end). RDS rejects a backup window
+    that overlaps the maintenance window; a snapshot during maintenance is skipped."""
+    start, end = (_minutes(part) for part in daily.split("-"))
+    length = (end - start) % (24 * 60)
+    first, last = weekly.split("-")
+    w_start = _DAYS.index(first[:3]) * 24 * 60 + _minutes(first[4:])
+    w_length = (_DAYS.index(last[:3]) * 24 * 60 + _minutes(last[4:]) - w_start) % _WEEK
+    for day in range(7):
+        d_start = day * 24 * 60 + start
+        # Two intervals on a circle meet when either starts inside the other.
+        if (d_start - w_start) % _WEEK < w_length or (w_start - d_start) % _WEEK < length:
+            return True
+    return False
 
 
 class PostgresSettings(SettingsModel):
@@ -95,6 +119,15 @@ class PostgresSettings(SettingsModel):
         return check_service_class(value, "db", "RDS instance class", "db.r6g.xlarge")
 
     @model_validator(mode="after")
+    def _check_windows(self) -> PostgresSettings:
+        if windows_overlap(self.backup_window, self.maintenance_window):
+            raise KeyedError(
+                "maintenanceWindow",
+                f"{self.maintenance_window} overlaps backupWindow {self.backup_window}",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_storage(self) -> PostgresSettings:
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
             raise KeyedError(
@@ -139,6 +172,15 @@ class CacheSettings(SettingsModel):
     @classmethod
     def _check_node(cls, value: str) -> str:
         return check_service_class(value, "cache", "ElastiCache node type", "cache.r7g.large")
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> CacheSettings:
+        if windows_overlap(self.snapshot_window, self.maintenance_window):
+            raise KeyedError(
+                "maintenanceWindow",
+                f"{self.maintenance_window} overlaps snapshotWindow {self.snapshot_window}",
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_engine(self) -> CacheSettings:

@@ -42,6 +42,7 @@ DEFAULT_REPOSITORIES = [
     "https://opencost.github.io/opencost-helm-chart",
     # Argo Rollouts (the Argo project's own chart repository).
     "https://argoproj.github.io/argo-helm",
+    "https://vmware-tanzu.github.io/helm-charts",
 ]
 
 
