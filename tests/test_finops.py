@@ -98,7 +98,7 @@ def test_budgets_and_anomaly_detection_may_publish_to_the_encrypted_alarm_topic(
     assert policy.inputs["arn"] == arn_of(plan, topic)
     budgets = _statement(document, "AwsBudgets")
     assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
-    assert budgets["Action"] == "SNS:Publish"
+    assert budgets["Action"] == "sns:Publish"
     assert budgets["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
     assert budgets["Condition"]["ArnLike"] == {"aws:SourceArn": "arn:aws:budgets::123456789012:*"}
     anomalies = _statement(document, "CostAnomalyDetection")
@@ -110,13 +110,14 @@ def test_budgets_and_anomaly_detection_may_publish_to_the_encrypted_alarm_topic(
     # The topic is encrypted with the logs key: its policy lets the publishers use it.
     logs_key = by_name(plan, "aws:kms/key:Key")["prod-keys-logs"]
     assert topic.inputs["kmsMasterKeyId"] == arn_of(plan, logs_key)
-    sns = _statement(logs_key.inputs["policy"], "CloudWatchAlarmsToSns")
-    assert set(sns["Principal"]["Service"]) == {
-        "cloudwatch.amazonaws.com",
-        "budgets.amazonaws.com",
-        "costalerts.amazonaws.com",
-    }
-    assert set(sns["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    for sid, service in (
+        ("CloudWatchAlarmsToSns", "cloudwatch.amazonaws.com"),
+        ("BudgetsToSns", "budgets.amazonaws.com"),
+        ("CostAnomalyDetectionToSns", "costalerts.amazonaws.com"),
+    ):
+        sns = _statement(logs_key.inputs["policy"], sid)
+        assert sns["Principal"] == {"Service": service}
+        assert set(sns["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
 @pytest.mark.parametrize("stack", sorted(BUDGETS_USD))

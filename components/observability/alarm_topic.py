@@ -33,7 +33,7 @@ def alarm_topic_policy(
             "Sid": sid,
             "Effect": "Allow",
             "Principal": {"Service": service},
-            "Action": "SNS:Publish",
+            "Action": "sns:Publish",
             "Resource": topic_arn,
             "Condition": condition,
         }
