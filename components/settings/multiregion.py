@@ -67,6 +67,19 @@ class MultiRegionSettings(SettingsModel):
         "cannot give after a bad write.",
     )
 
+    transit_gateway_asn: int = Field(
+        64512,
+        description="Private ASN of this region's Transit Gateway (64512-65534 or "
+        "4200000000-4294967294), different in every region of the deployment.",
+    )
+
+    @field_validator("transit_gateway_asn")
+    @classmethod
+    def _check_asn(cls, value: int) -> int:
+        if not (64512 <= value <= 65534 or 4200000000 <= value <= 4294967294):
+            raise ValueError(f"{value} is not a private ASN (64512-65534, 4200000000-4294967294)")
+        return value
+
     @field_validator("api_hostname")
     @classmethod
     def _check_hostname(cls, value: str | None) -> str | None:
