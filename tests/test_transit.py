@@ -65,13 +65,17 @@ class Region:
         (gateway,) = plan.by_type(TGW)
         (attachment,) = plan.by_type(VPC_ATTACHMENT)
         cidr = ipaddress.ip_network(vpc.inputs["cidrBlock"])
-        subnets = {rid(plan, s): ipaddress.ip_network(s.inputs["cidrBlock"]) for s in plan.by_type(SUBNET)}
+        subnets = {
+            rid(plan, s): ipaddress.ip_network(s.inputs["cidrBlock"]) for s in plan.by_type(SUBNET)
+        }
         routes: dict[str, Routes] = {}
         for table in plan.by_type(ROUTE_TABLE):
             entries = [(cidr, "local")]
             for route in table.inputs.get("routes") or []:
                 target = next(
-                    route[k] for k in ("transitGatewayId", "natGatewayId", "gatewayId") if k in route
+                    route[k]
+                    for k in ("transitGatewayId", "natGatewayId", "gatewayId")
+                    if k in route
                 )
                 entries.append((ipaddress.ip_network(route["cidrBlock"]), target))
             routes[rid(plan, table)] = entries
@@ -139,9 +143,7 @@ class Gateways:
             accepted |= {a.inputs["transitGatewayAttachmentId"] for a in plan.by_type(ACCEPTER)}
         return cls(table_of, routes, peers, accepted)
 
-    def forward(
-        self, gateway: str, arrived_on: str, to: ipaddress.IPv4Address
-    ) -> tuple[str, str]:
+    def forward(self, gateway: str, arrived_on: str, to: ipaddress.IPv4Address) -> tuple[str, str]:
         """(attachment the packet leaves on, gateway it arrives at next or '' for a VPC)."""
         table = self.table_of[(arrived_on, gateway)]
         leave = longest_match(self.routes.get(table, []), to)
@@ -225,7 +227,6 @@ def test_the_path_reaches_only_the_primarys_data_subnets(
     primary, here = regions[PRIMARY], regions[secondary]
     groups = store_groups(primary.plan)
     for client_subnet in here.tier("private"):
-        client = client_subnet[10]
         # The primary's nodes are not routed to: the default route (NAT) takes it.
         for node_subnet in primary.tier("private"):
             assert here.next_hop(client_subnet, node_subnet[10]).startswith("nat-")
@@ -295,9 +296,7 @@ def test_a_secondary_owns_its_link_and_the_primary_owns_none(
         # Routes and associations wait for the acceptance (an attachment must be available).
         for resource in [*plan.by_type(TGW_ROUTE), *by_name(plan, TGW_ASSOCIATION).values()]:
             if resource.inputs["transitGatewayAttachmentId"] == rid(plan, peering):
-                assert accepter.urn in resource.property_dependencies[
-                    "transitGatewayAttachmentId"
-                ]
+                assert accepter.urn in resource.property_dependencies["transitGatewayAttachmentId"]
         link = plan.outputs["regionLink"]
         assert link["vpcCidr"] == str(regions[stack].vpc_cidr)
 
@@ -314,7 +313,5 @@ def test_a_transit_gateway_asn_must_be_private() -> None:
     multi = {"role": "primary", "transitGatewayAsn": 65000}
     assert load_settings("prod", "us-east-1", raw(multiRegion=multi)).multi_region
     with pytest.raises(SettingsError) as error:
-        load_settings(
-            "prod", "us-east-1", raw(multiRegion={**multi, "transitGatewayAsn": 16509})
-        )
+        load_settings("prod", "us-east-1", raw(multiRegion={**multi, "transitGatewayAsn": 16509}))
     assert str(error.value).startswith("agent-factory:multiRegion.transitGatewayAsn: ")
