@@ -229,10 +229,10 @@ def test_the_path_reaches_only_the_primarys_data_subnets(
     for client_subnet in here.tier("private"):
         # The primary's nodes are not routed to: the default route (NAT) takes it.
         for node_subnet in primary.tier("private"):
-            assert here.next_hop(client_subnet, node_subnet[10]).startswith("nat-")
+            assert str(here.next_hop(client_subnet, node_subnet[10])).startswith("nat-")
     for public in here.tier("public"):
         assert not admitted(groups[POSTGRES_PORT], POSTGRES_PORT, public[10])
-        assert here.next_hop(public, primary.tier("data")[0][10]).startswith("igw-")
+        assert str(here.next_hop(public, primary.tier("data")[0][10])).startswith("igw-")
     # Kafka is per region: nothing from another region is admitted to the brokers.
     kafka = by_name(primary.plan, SG)[f"{PRIMARY}-data-kafka-sg"]
     assert all("cidrBlocks" not in rule for rule in kafka.inputs["ingress"])
