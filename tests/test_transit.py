@@ -64,9 +64,9 @@ class Region:
         (vpc,) = plan.by_type(VPC)
         (gateway,) = plan.by_type(TGW)
         (attachment,) = plan.by_type(VPC_ATTACHMENT)
-        cidr = ipaddress.ip_network(vpc.inputs["cidrBlock"])
+        cidr = ipaddress.IPv4Network(vpc.inputs["cidrBlock"])
         subnets = {
-            rid(plan, s): ipaddress.ip_network(s.inputs["cidrBlock"]) for s in plan.by_type(SUBNET)
+            rid(plan, s): ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in plan.by_type(SUBNET)
         }
         routes: dict[str, Routes] = {}
         for table in plan.by_type(ROUTE_TABLE):
@@ -77,14 +77,14 @@ class Region:
                     for k in ("transitGatewayId", "natGatewayId", "gatewayId")
                     if k in route
                 )
-                entries.append((ipaddress.ip_network(route["cidrBlock"]), target))
+                entries.append((ipaddress.IPv4Network(route["cidrBlock"]), target))
             routes[rid(plan, table)] = entries
         tables = {a.inputs["subnetId"]: routes[a.inputs["routeTableId"]] for a in plan.by_type(RTA)}
         return cls(plan, cidr, rid(plan, gateway), rid(plan, attachment), subnets, tables)
 
     def tier(self, tier: str) -> list[ipaddress.IPv4Network]:
         return [
-            ipaddress.ip_network(s.inputs["cidrBlock"])
+            ipaddress.IPv4Network(s.inputs["cidrBlock"])
             for s in self.plan.by_type(SUBNET)
             if s.inputs["tags"]["Tier"] == tier
         ]
@@ -131,7 +131,7 @@ class Gateways:
             for route in plan.by_type(TGW_ROUTE):
                 routes.setdefault(route.inputs["transitGatewayRouteTableId"], []).append(
                     (
-                        ipaddress.ip_network(route.inputs["destinationCidrBlock"]),
+                        ipaddress.IPv4Network(route.inputs["destinationCidrBlock"]),
                         route.inputs["transitGatewayAttachmentId"],
                     )
                 )
@@ -172,7 +172,7 @@ def deliver(
 def admitted(group: Any, port: int, address: ipaddress.IPv4Address) -> bool:
     return any(
         rule["fromPort"] <= port <= rule["toPort"]
-        and any(address in ipaddress.ip_network(c) for c in rule.get("cidrBlocks", []))
+        and any(address in ipaddress.IPv4Network(c) for c in rule.get("cidrBlocks", []))
         for rule in group.inputs["ingress"]
     )
 
