@@ -66,6 +66,7 @@ from components.settings.security import (
     TenantSettings,
 )
 from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
+from components.settings.standby import with_standby
 
 __all__ = [
     "ENVIRONMENTS",
@@ -374,7 +375,8 @@ def _format_error(exc: ValidationError) -> str:
 
 def _validate(document: dict[str, Any]) -> Settings:
     try:
-        return Settings.model_validate(document)
+        # A warm standby secondary deploys its standby sizes (components/settings/standby.py).
+        return with_standby(Settings.model_validate(document))
     except ValidationError as exc:
         raise SettingsError(_format_error(exc)) from None
     except KeyedError as exc:
