@@ -35,10 +35,10 @@ class StandbySettings(SettingsModel):
         description="Each node pool's minSize in standby, as a percent of its active "
         "minSize (rounded up; a pool with a minimum keeps at least one node).",
     )
-    cache_replicas_per_shard: Annotated[int, Field(ge=0, le=5)] = Field(
-        1,
+    cache_replicas_per_shard: Annotated[int, Field(ge=0, le=5)] | None = Field(
+        None,
         description="Cache replicas per shard in standby (added online at promotion); "
-        "prod's policy wants Multi-AZ caches, which needs one.",
+        "default the active count. Prod's policy wants Multi-AZ caches, which need one.",
     )
     cache_node_type: str | None = Field(
         None,

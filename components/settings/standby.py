@@ -39,7 +39,11 @@ def with_standby(settings: Settings) -> Settings:
     data = settings.data_stores
     cache = data.cache.model_copy(
         update={
-            "replicas_per_shard": standby.cache_replicas_per_shard,
+            "replicas_per_shard": (
+                data.cache.replicas_per_shard
+                if standby.cache_replicas_per_shard is None
+                else standby.cache_replicas_per_shard
+            ),
             "node_type": standby.cache_node_type or data.cache.node_type,
         }
     )
