@@ -139,9 +139,7 @@ def figures(primary: Settings, secondaries: list[Settings]) -> list[Figure]:
                 f"replica lag, alarmed above {lag * 60:g} s",
             )
         )
-    copies = [
-        s.region for s in secondaries if s.multi_region and s.multi_region.replicate_backups
-    ]
+    copies = [s.region for s in secondaries if s.multi_region and s.multi_region.replicate_backups]
     if copies:
         rows.append(
             Figure(
