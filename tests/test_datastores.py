@@ -137,10 +137,12 @@ def test_postgres_is_encrypted_private_and_audited(
 def test_postgres_admits_only_the_cluster_nodes_on_5432(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")["prod-data-postgres-sg"]
-    (rule,) = sg.inputs["ingress"]
+    # The second rule admits the secondaries' clients (tests/test_transit.py).
+    rule, remote = sg.inputs["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
     assert rule["securityGroups"] == [plan.outputs["clusterSecurityGroupId"]]
     assert "cidrBlocks" not in rule
+    assert (remote["fromPort"], remote["toPort"], "securityGroups" in remote) == (5432, 5432, False)
     assert sg.inputs["egress"] == []
     primary = by_name(plan, RDS)["prod-data-postgres"].inputs
     assert primary["vpcSecurityGroupIds"] == [state(plan, sg)["id"]]

@@ -66,7 +66,7 @@ from components.settings.security import (
     TenantSettings,
 )
 from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
-from components.settings.standby import with_standby
+from components.settings.standby import standby_sizes
 
 __all__ = [
     "ENVIRONMENTS",
@@ -375,8 +375,11 @@ def _format_error(exc: ValidationError) -> str:
 
 def _validate(document: dict[str, Any]) -> Settings:
     try:
+        settings = Settings.model_validate(document)
         # A warm standby secondary deploys its standby sizes (components/settings/standby.py).
-        return with_standby(Settings.model_validate(document))
+        return settings.model_copy(
+            update=standby_sizes(settings.multi_region, settings.node_pools, settings.data_stores)
+        )
     except ValidationError as exc:
         raise SettingsError(_format_error(exc)) from None
     except KeyedError as exc:

@@ -8,13 +8,11 @@ component reads the sizes it deploys and nothing else knows about standby.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 from components.settings.cluster import NodePoolSettings
-
-if TYPE_CHECKING:
-    from components.settings import Settings
-    from components.settings.multiregion import StandbySettings
+from components.settings.data import DataStoresSettings
+from components.settings.multiregion import MultiRegionSettings, StandbySettings
 
 
 def standby_min_size(active: int, percent: int) -> int:
@@ -30,13 +28,15 @@ def _pool(pool: NodePoolSettings, standby: StandbySettings) -> NodePoolSettings:
     return pool.model_copy(update={"min_size": smaller, "desired_size": None})
 
 
-def with_standby(settings: Settings) -> Settings:
-    """``settings`` with the standby sizes in place; unchanged when not in standby."""
-    multi = settings.multi_region
+def standby_sizes(
+    multi: MultiRegionSettings | None,
+    node_pools: dict[str, NodePoolSettings],
+    data: DataStoresSettings,
+) -> dict[str, Any]:
+    """The settings fields a standby changes (``model_copy`` updates); none when active."""
     if multi is None or multi.standby is None:
-        return settings
+        return {}
     standby = multi.standby
-    data = settings.data_stores
     cache = data.cache.model_copy(
         update={
             "replicas_per_shard": (
@@ -53,9 +53,7 @@ def with_standby(settings: Settings) -> Settings:
             or data.kafka.broker_instance_type
         }
     )
-    return settings.model_copy(
-        update={
-            "node_pools": {name: _pool(p, standby) for name, p in settings.node_pools.items()},
-            "data_stores": data.model_copy(update={"cache": cache, "kafka": kafka}),
-        }
-    )
+    return {
+        "node_pools": {name: _pool(p, standby) for name, p in node_pools.items()},
+        "data_stores": data.model_copy(update={"cache": cache, "kafka": kafka}),
+    }
