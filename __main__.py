@@ -32,6 +32,7 @@ pulumi.export("vpcId", region.vpc_id)
 pulumi.export(CONTRACT.VPC_CIDR, str(settings.network.vpc_network))
 pulumi.export("privateSubnetIds", region.private_subnet_ids)
 pulumi.export("dataSubnetIds", region.data_subnet_ids)
+pulumi.export(CONTRACT.DATA_SUBNET_CIDRS, [str(c) for c in settings.network.subnets.data])
 pulumi.export("clusterName", region.cluster_name)
 pulumi.export("clusterEndpoint", region.cluster_endpoint)
 pulumi.export("kubeconfig", region.kubeconfig)
@@ -62,6 +63,11 @@ if region.routing is not None:
     pulumi.export("apiHostname", settings.api_hostname)
     pulumi.export("regionalApiHostname", region.routing.regional_hostname)
     pulumi.export("healthCheckId", region.routing.health_check_id)
+if region.transit_gateway_id is not None and region.transit_route_table_id is not None:
+    pulumi.export(CONTRACT.TRANSIT_GATEWAY_ID, region.transit_gateway_id)
+    pulumi.export(CONTRACT.TRANSIT_ROUTE_TABLE_ID, region.transit_route_table_id)
+if region.region_link is not None:
+    pulumi.export(CONTRACT.REGION_LINK, region.region_link)
 if region.replication_target is not None:
     pulumi.export(CONTRACT.REPLICATION_TARGET, region.replication_target)
 if data.cache_global_group_id is not None:

@@ -39,10 +39,13 @@ from components.multiregion import crossstack
 from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,
     PrimaryOutputs,
+    RegionLink,
     ReplicationTarget,
+    SecondaryOutputs,
     read_primary,
-    read_replication_targets,
+    read_secondaries,
 )
+from components.multiregion.peering import RegionPeering, RegionPeeringArgs
 from components.multiregion.replication import BucketReplication, BucketReplicationArgs
 from components.multiregion.routing import (
     GlobalRouting,
@@ -51,7 +54,7 @@ from components.multiregion.routing import (
     regional_hostname,
 )
 from components.multiregion.zone import PublicZone, PublicZoneArgs
-from components.network.network import Network, NetworkArgs
+from components.network.network import Network, NetworkArgs, TransitRouting
 from components.observability.observability import Observability, ObservabilityArgs
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.admission import Admission, AdmissionArgs
@@ -123,6 +126,10 @@ class Region(pulumi.ComponentResource):
     routing: GlobalRouting | None
     replication_target: pulumi.Output[dict[str, Any]] | None
     primary_vpc_cidr: pulumi.Output[str] | None
+    # The Transit Gateway of a multi-region stack, and a secondary's link to the primary.
+    transit_gateway_id: pulumi.Output[str] | None
+    transit_route_table_id: pulumi.Output[str] | None
+    region_link: pulumi.Output[dict[str, Any]] | None
 
     def __init__(
         self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None
@@ -156,6 +163,21 @@ class Region(pulumi.ComponentResource):
                 lambda names: _pick_zones(names, network_settings.az_count, settings.region)
             )
 
+        multi = settings.multi_region
+        primary: PrimaryOutputs | None = None
+        if multi is not None and multi.primary_stack is not None:
+            primary = read_primary(
+                name,
+                multi.primary_stack,
+                cache_global=multi.cache_global_datastore,
+                parent=self,
+            )
+        # The primary reads each secondary's replication target and region link once.
+        secondaries: SecondaryOutputs | None = None
+        if multi is not None and multi.secondary_stacks:
+            secondaries = read_secondaries(f"{name}-secondary", multi.secondary_stacks, parent=self)
+        links = secondaries.links if secondaries is not None else None
+
         keys = Keys(
             f"{name}-keys",
             KeysArgs(
@@ -178,6 +200,7 @@ class Region(pulumi.ComponentResource):
                 flow_log_retention_days=network_settings.flow_log_retention_days,
                 flow_log_key_arn=keys.logs_key_arn,
                 interface_endpoints=tuple(network_settings.interface_endpoints),
+                transit=self._transit_routing(primary, links),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -243,21 +266,7 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_pools]),
         )
-        multi = settings.multi_region
-        primary: PrimaryOutputs | None = None
-        if multi is not None and multi.primary_stack is not None:
-            primary = read_primary(
-                name,
-                multi.primary_stack,
-                cache_global=multi.cache_global_datastore,
-                parent=self,
-            )
-        # The primary reads each secondary's replication target (and region) once.
-        targets: pulumi.Output[list[ReplicationTarget]] | None = None
-        if multi is not None and multi.secondary_stacks:
-            targets = read_replication_targets(
-                f"{name}-secondary", multi.secondary_stacks, parent=self
-            )
+        targets = secondaries.targets if secondaries is not None else None
         self.hosted_zone_name_servers = None
         if settings.role == "primary":
             zone = PublicZone(
@@ -303,6 +312,11 @@ class Region(pulumi.ComponentResource):
                 cache_global_datastore=settings.role == "primary"
                 and multi is not None
                 and multi.cache_global_datastore,
+                remote_clients=(
+                    links.apply(lambda ls: [c for link in ls for c in link.client_cidrs])
+                    if links is not None
+                    else None
+                ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -450,6 +464,7 @@ class Region(pulumi.ComponentResource):
             targets=targets,
         )
         self._multi_region(primary, targets, keys, data_stores, security)
+        self._peering(primary, network)
         self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
@@ -476,6 +491,59 @@ class Region(pulumi.ComponentResource):
                 "primaryVpcCidr": self.primary_vpc_cidr,
             }
         )
+
+    def _transit_routing(
+        self, primary: PrimaryOutputs | None, links: pulumi.Output[list[RegionLink]] | None
+    ) -> TransitRouting | None:
+        """A secondary's nodes and data subnets reach the primary's data subnets; the
+        primary's data subnets route back to every secondary that has linked up."""
+        multi = self._settings.multi_region
+        if multi is None:
+            return None
+        if primary is not None:
+            return TransitRouting(
+                amazon_side_asn=multi.transit_gateway_asn,
+                private_destinations=primary.data_subnet_cidrs,
+                data_destinations=primary.data_subnet_cidrs,
+            )
+        return TransitRouting(
+            amazon_side_asn=multi.transit_gateway_asn,
+            private_destinations=None,
+            data_destinations=(
+                links.apply(lambda ls: [link.vpc_cidr for link in ls]) if links is not None else []
+            ),
+        )
+
+    def _peering(self, primary: PrimaryOutputs | None, network: Network) -> None:
+        settings = self._settings
+        gateway = network.transit_gateway
+        self.transit_gateway_id = gateway.transit_gateway_id if gateway else None
+        self.transit_route_table_id = gateway.route_table_id if gateway else None
+        self.region_link = None
+        if primary is None or gateway is None or self.primary_vpc_cidr is None:
+            return
+        peering = RegionPeering(
+            f"{self._name}-peering",
+            RegionPeeringArgs(
+                transit_gateway_id=gateway.transit_gateway_id,
+                route_table_id=gateway.route_table_id,
+                vpc_cidr=settings.network.vpc_cidr,
+                primary_region=primary.region,
+                primary_transit_gateway_id=primary.transit_gateway_id,
+                primary_route_table_id=primary.transit_route_table_id,
+                # Checked against this VPC's range (an overlap fails the deployment).
+                primary_vpc_cidr=self.primary_vpc_cidr,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        subnets = settings.network.subnets
+        link = RegionLink(
+            region=settings.region,
+            vpc_cidr=settings.network.vpc_cidr,
+            client_cidrs=tuple(str(c) for c in (*subnets.private, *subnets.data)),
+        )
+        # Published once the link is up, so the primary only admits a working peer.
+        self.region_link = peering.attachment_id.apply(lambda _id: link.to_output())
 
     def _services(
         self, data_stores: DataStores, security: Security, observability: Observability

@@ -137,10 +137,12 @@ def test_postgres_is_encrypted_private_and_audited(
 def test_postgres_admits_only_the_cluster_nodes_on_5432(plan_of: Callable[[str], Plan]) -> None:
     plan = plan_of("prod")
     sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")["prod-data-postgres-sg"]
-    (rule,) = sg.inputs["ingress"]
+    # The second rule admits the secondaries' clients (tests/test_transit.py).
+    rule, remote = sg.inputs["ingress"]
     assert (rule["fromPort"], rule["toPort"], rule["protocol"]) == (5432, 5432, "tcp")
     assert rule["securityGroups"] == [plan.outputs["clusterSecurityGroupId"]]
     assert "cidrBlocks" not in rule
+    assert (remote["fromPort"], remote["toPort"], "securityGroups" in remote) == (5432, 5432, False)
     assert sg.inputs["egress"] == []
     primary = by_name(plan, RDS)["prod-data-postgres"].inputs
     assert primary["vpcSecurityGroupIds"] == [state(plan, sg)["id"]]
@@ -205,7 +207,9 @@ def test_cache_encryption_auth_and_parameters(plan_of: Callable[[str], Plan], st
     values = {p["name"]: p["value"] for p in params.inputs["parameters"]}
     assert values == {"cluster-enabled": "yes", "maxmemory-policy": "allkeys-lru"}
     sg = by_name(plan, "aws:ec2/securityGroup:SecurityGroup")[f"{stack}-data-cache-sg"]
-    (rule,) = sg.inputs["ingress"]
+    # Further rules only admit other regions' clients (tests/test_transit.py).
+    rule, *remote = sg.inputs["ingress"]
+    assert all("securityGroups" not in r for r in remote)
     assert (rule["fromPort"], rule["securityGroups"]) == (
         6379,
         [plan.outputs["clusterSecurityGroupId"]],

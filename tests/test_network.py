@@ -103,7 +103,10 @@ def test_dev_private_zones_share_one_nat(plan_of: Callable[[str], Plan]) -> None
 def test_data_subnets_have_no_internet_route(plan_of: Callable[[str], Plan]) -> None:
     tables = by_name(plan_of("prod"), ROUTE_TABLE)
     for index in range(3):
-        assert not tables[f"prod-network-data-rt-{index}"].inputs.get("routes")
+        # Only the other prod regions, through the Transit Gateway (tests/test_transit.py).
+        routes = tables[f"prod-network-data-rt-{index}"].inputs.get("routes") or []
+        assert all(set(route) == {"cidrBlock", "transitGatewayId"} for route in routes)
+        assert "0.0.0.0/0" not in {route["cidrBlock"] for route in routes}
     assert tables["prod-network-public-rt"].inputs["routes"][0]["cidrBlock"] == "0.0.0.0/0"
 
 

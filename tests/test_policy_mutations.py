@@ -327,7 +327,7 @@ STACK_GROUPS: list[list[Mutation]] = [
                  edit_doc("policy", first_statement(lambda s: s.update(Principal={"AWS": "arn:aws:iam::123456789012:root"}))),
                  on="prod-data-artifacts"),
         Mutation("postgres reachable from outside the VPC", "network", "data-sg-internal-only", "prod-data-postgres-sg",
-                 lambda i: i["ingress"].append({"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.1.0.0/16"]})),
+                 lambda i: i["ingress"].append({"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.9.0.0/16"]})),
         Mutation("data subnet routes to the internet gateway", "network", "data-subnet-no-internet-route", "prod-network-data-rt-0",
                  set_path("routes", [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0"}]),
                  on="prod-network-data-0", deps={"routes": ["prod-network-igw"]}),

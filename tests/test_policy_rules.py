@@ -563,6 +563,56 @@ def test_data_security_groups_admit_only_groups_or_the_vpc(
     assert ("data-sg-internal-only" not in found) is ok
 
 
+def transit_network(routed: str, *, via_attachment: bool = True) -> Net:
+    """``network()`` whose data subnet routes ``routed`` to a Transit Gateway attachment."""
+    net = network()
+    attachment = resource(
+        "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
+        {"transitGatewayId": "tgw-1", "vpcId": "vpc-1", "subnetIds": ["s"]},
+        name="tgw-vpc",
+        property_dependencies={"vpcId": [net.vpc.urn], "subnetIds": [net.data.urn]},
+    )
+    data_rt = resource(
+        "aws:ec2/routeTable:RouteTable",
+        {"vpcId": "vpc-1", "routes": [{"cidrBlock": routed, "transitGatewayId": "tgw-1"}]},
+        name="data-rt",
+        property_dependencies={
+            "vpcId": [net.vpc.urn],
+            "routes": [attachment.urn] if via_attachment else [],
+        },
+    )
+    association = resource(
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        {"subnetId": "s", "routeTableId": "r"},
+        name="data-rta",
+        property_dependencies={"subnetId": [net.data.urn], "routeTableId": [data_rt.urn]},
+    )
+    kept = [r for r in net.resources if r.name != "data-rta"]
+    return net._replace(resources=[*kept, attachment, data_rt, association])
+
+
+@pytest.mark.parametrize(
+    ("routed", "admitted", "via_attachment", "ok"),
+    [
+        # Another region's clients, over the Transit Gateway the data subnet routes to.
+        ("10.1.0.0/16", "10.1.0.0/19", True, True),
+        # Admitted but not routed there: no private path, so no reason to admit it.
+        ("10.1.0.0/16", "10.2.0.0/19", True, False),
+        # A "route" whose target is not this stack's attachment proves nothing.
+        ("10.1.0.0/16", "10.1.0.0/19", False, False),
+        # A public range stays forbidden even when routed to the gateway.
+        ("198.51.100.0/24", "198.51.100.0/24", True, False),
+    ],
+)
+def test_data_security_groups_admit_other_regions_only_over_the_transit_gateway(
+    stub: Any, routed: str, admitted: str, via_attachment: bool, ok: bool
+) -> None:
+    net = transit_network(routed, via_attachment=via_attachment)
+    ingress = [FROM_NODES, {**FROM_NODES, "securityGroups": [], "cidrBlocks": [admitted]}]
+    found = violations(stub, [*net.resources, *database(net, ingress)])
+    assert ("data-sg-internal-only" not in found) is ok
+
+
 def test_data_security_group_rule_resources_count(stub: Any) -> None:
     net = network()
     items = database(net, [])

@@ -74,6 +74,15 @@ class PlatformMocks(Mocks):
             "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": self._with_id("sg"),
             "aws:ec2/vpcEndpoint:VpcEndpoint": self._with_id("vpce"),
             "aws:ec2/flowLog:FlowLog": self._with_id("fl"),
+            "aws:ec2transitgateway/transitGateway:TransitGateway": self._with_id("tgw"),
+            "aws:ec2transitgateway/routeTable:RouteTable": self._with_id("tgw-rtb"),
+            "aws:ec2transitgateway/vpcAttachment:VpcAttachment": self._with_id("tgw-attach"),
+            "aws:ec2transitgateway/peeringAttachment:PeeringAttachment": self._with_id(
+                "tgw-attach"
+            ),
+            "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter": (
+                self._accepted
+            ),
             "aws:ec2/launchTemplate:LaunchTemplate": self._launch_template,
             "aws:kms/key:Key": self._kms_key,
             "aws:iam/role:Role": self._iam_role,
@@ -121,6 +130,10 @@ class PlatformMocks(Mocks):
             return {"id": f"{prefix}-{stable_hex(args.name)}"}
 
         return outputs
+
+    def _accepted(self, args: MockResourceArgs, state: State) -> State:
+        # The accepter adopts the requester's attachment: same id on both sides.
+        return {"id": state["transitGatewayAttachmentId"]}
 
     def _eip(self, args: MockResourceArgs, _state: State) -> State:
         digest = hashlib.sha256(args.name.encode()).digest()

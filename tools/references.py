@@ -27,11 +27,17 @@ def outputs_of(settings: Settings) -> Outputs:
     outputs: Outputs = {
         "region": region,
         crossstack.VPC_CIDR: str(settings.network.vpc_network),
+        crossstack.DATA_SUBNET_CIDRS: [str(cidr) for cidr in settings.network.subnets.data],
         crossstack.POSTGRES_ARN: (
             f"arn:{PARTITION}:rds:{region}:{ACCOUNT_ID}:db:{settings.cluster_name}-postgres"
         ),
     }
     multi = settings.multi_region
+    if multi is not None:
+        # The Transit Gateway Network builds for a multi-region stack (the mocks' ids).
+        gateway = f"{stack}-network-tgw"
+        outputs[crossstack.TRANSIT_GATEWAY_ID] = f"tgw-{stable_hex(gateway)}"
+        outputs[crossstack.TRANSIT_ROUTE_TABLE_ID] = f"tgw-rtb-{stable_hex(gateway + '-rt')}"
     if settings.role == "primary" and multi is not None:
         # Resource names as Region gives them, so ids match that stack's own plan.
         outputs[crossstack.HOSTED_ZONE_ID] = hosted_zone_id(f"{stack}-zone")
@@ -41,6 +47,12 @@ def outputs_of(settings: Settings) -> Outputs:
             )
             outputs[crossstack.CACHE_AUTH_TOKEN] = "offline" + stable_hex(stack + "cache", 57)
     if settings.role == "secondary":
+        subnets = settings.network.subnets
+        outputs[crossstack.REGION_LINK] = crossstack.RegionLink(
+            region=region,
+            vpc_cidr=str(settings.network.vpc_network),
+            client_cidrs=tuple(str(cidr) for cidr in (*subnets.private, *subnets.data)),
+        ).to_output()
         outputs[crossstack.REPLICATION_TARGET] = crossstack.ReplicationTarget(
             region=region,
             bucket_arns={

@@ -90,6 +90,9 @@ class DataStoresArgs:
     source: CrossRegionSource | None = None
     # Primary region: make the cache the primary of a Global Datastore.
     cache_global_datastore: bool = False
+    # Primary region: the secondaries' client subnets, admitted to the database and cache
+    # over the Transit Gateway (docs/multi-region.md).
+    remote_clients: pulumi.Input[list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -417,7 +420,9 @@ class DataStores(pulumi.ComponentResource):
 
     # -- shared ----------------------------------------------------------------------
 
-    def _security_group(self, store: str, port: int, service: str) -> aws.ec2.SecurityGroup:
+    def _security_group(
+        self, store: str, port: int, service: str, *, remote: bool = False
+    ) -> aws.ec2.SecurityGroup:
         args = self._args
         return nodes_only_security_group(
             f"{self._name}-{store}-sg",
@@ -426,6 +431,7 @@ class DataStores(pulumi.ComponentResource):
             port,
             service,
             parent=self,
+            remote_clients=args.remote_clients if remote else None,
         )
 
     def _stateful(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
@@ -446,7 +452,7 @@ class DataStores(pulumi.ComponentResource):
             subnet_ids=args.data_subnet_ids,
             opts=child,
         )
-        security_group = self._security_group("postgres", POSTGRES_PORT, "PostgreSQL")
+        security_group = self._security_group("postgres", POSTGRES_PORT, "PostgreSQL", remote=True)
         parameters = aws.rds.ParameterGroup(
             f"{name}-postgres-params",
             family=pg.parameter_family,
@@ -607,7 +613,7 @@ class DataStores(pulumi.ComponentResource):
             subnet_ids=args.data_subnet_ids,
             opts=child,
         )
-        security_group = self._security_group("cache", REDIS_PORT, cache.engine)
+        security_group = self._security_group("cache", REDIS_PORT, cache.engine, remote=True)
         group_id = f"{args.cluster_name}-cache"[:40]
         common = cache_group_common(
             cache,

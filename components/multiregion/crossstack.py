@@ -2,10 +2,12 @@
 
 The contract is a handful of stack outputs, named here once:
 
-- the primary exports ``region``, ``postgresInstanceArn``, ``hostedZoneId``, ``vpcCidr``
-  and, with a cache Global Datastore, ``cacheGlobalReplicationGroupId`` and
-  ``cacheAuthToken``;
-- each secondary exports ``replicationTarget`` (its region, bucket ARNs and S3 key).
+- the primary exports ``region``, ``postgresInstanceArn``, ``hostedZoneId``, ``vpcCidr``,
+  its Transit Gateway (``transitGatewayId``, ``transitGatewayRouteTableId``) and
+  ``dataSubnetCidrs`` and, with a cache Global Datastore, ``cacheGlobalReplicationGroupId``
+  and ``cacheAuthToken``;
+- each secondary exports ``replicationTarget`` (its region, bucket ARNs and S3 key) and
+  ``regionLink`` (its VPC CIDR and client subnets, once its peering to the primary is up).
 
 Secondaries cannot work without the primary, so what they read is required and fails with
 the stack's name and the deploy order. The primary tolerates a secondary that has not been
@@ -14,6 +16,7 @@ deployed yet: it replicates to the secondaries that have published a target.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +30,10 @@ VPC_CIDR = "vpcCidr"
 CACHE_GLOBAL_GROUP = "cacheGlobalReplicationGroupId"
 CACHE_AUTH_TOKEN = "cacheAuthToken"
 REPLICATION_TARGET = "replicationTarget"
+TRANSIT_GATEWAY_ID = "transitGatewayId"
+TRANSIT_ROUTE_TABLE_ID = "transitGatewayRouteTableId"
+DATA_SUBNET_CIDRS = "dataSubnetCidrs"
+REGION_LINK = "regionLink"
 # The buckets whose loss would hurt most in a regional disaster: WORM audit logs and backups.
 REPLICATED_BUCKETS = ("audit-logs", "backups")
 
@@ -68,6 +75,37 @@ class ReplicationTarget:
         }
 
 
+@dataclass(frozen=True)
+class RegionLink:
+    """A secondary's end of the private path to the primary (plain values)."""
+
+    region: str
+    vpc_cidr: str
+    # The secondary's private (nodes, pods) and data subnets: what the primary admits.
+    client_cidrs: tuple[str, ...]
+
+    @classmethod
+    def from_output(cls, stack: str, value: Any) -> RegionLink | None:
+        """``None`` while the secondary has not published its link (not deployed yet)."""
+        if not value:
+            return None
+        try:
+            return cls(
+                region=str(value["region"]),
+                vpc_cidr=str(value["vpcCidr"]),
+                client_cidrs=tuple(str(cidr) for cidr in value["clientCidrs"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"stack {stack}: {REGION_LINK} lacks {exc}") from None
+
+    def to_output(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "vpcCidr": self.vpc_cidr,
+            "clientCidrs": list(self.client_cidrs),
+        }
+
+
 def _require(reference: pulumi.StackReference, stack: str, name: str) -> pulumi.Output[Any]:
     """``require_output`` with a message that says which stack and what to do about it."""
 
@@ -91,6 +129,9 @@ class PrimaryOutputs:
     postgres_instance_arn: pulumi.Output[str]
     hosted_zone_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
+    transit_gateway_id: pulumi.Output[str]
+    transit_route_table_id: pulumi.Output[str]
+    data_subnet_cidrs: pulumi.Output[list[str]]
     # Only with a cache Global Datastore.
     cache_global_group_id: pulumi.Output[str] | None
     cache_auth_token: pulumi.Output[str] | None
@@ -109,6 +150,9 @@ def read_primary(
         postgres_instance_arn=_require(reference, qualified, POSTGRES_ARN),
         hosted_zone_id=_require(reference, qualified, HOSTED_ZONE_ID),
         vpc_cidr=_require(reference, qualified, VPC_CIDR),
+        transit_gateway_id=_require(reference, qualified, TRANSIT_GATEWAY_ID),
+        transit_route_table_id=_require(reference, qualified, TRANSIT_ROUTE_TABLE_ID),
+        data_subnet_cidrs=_require(reference, qualified, DATA_SUBNET_CIDRS),
         cache_global_group_id=(
             _require(reference, qualified, CACHE_GLOBAL_GROUP) if cache_global else None
         ),
@@ -120,18 +164,27 @@ def read_primary(
     )
 
 
-def _target_of(stack: str) -> Callable[[Any], ReplicationTarget | None]:
-    def parse(value: Any) -> ReplicationTarget | None:
-        return ReplicationTarget.from_output(stack, value)
+@dataclass(frozen=True)
+class SecondaryOutputs:
+    """What the primary reads from its secondaries: only those that have published it."""
 
-    return parse
+    targets: pulumi.Output[list[ReplicationTarget]]
+    links: pulumi.Output[list[RegionLink]]
 
 
-def read_replication_targets(
-    name: str, stacks: list[str], *, parent: pulumi.Resource
-) -> pulumi.Output[list[ReplicationTarget]]:
-    """The secondaries that have published a target, in the order the settings list them."""
-    outputs = []
+def _deployed(kind: str, stacks: list[str]) -> Callable[[list[Any]], list[Any]]:
+    def keep(values: list[Any]) -> list[Any]:
+        for stack, value in zip(stacks, values, strict=True):
+            if value is None:
+                pulumi.log.warn(f"secondary {stack} has no {kind} yet: not using it")
+        return [value for value in values if value is not None]
+
+    return keep
+
+
+def read_secondaries(name: str, stacks: list[str], *, parent: pulumi.Resource) -> SecondaryOutputs:
+    """The secondaries' replication targets and region links, in the settings' order."""
+    targets, links = [], []
     for stack in stacks:
         qualified = qualified_stack_name(stack)
         reference = pulumi.StackReference(
@@ -139,14 +192,17 @@ def read_replication_targets(
             stack_name=qualified,
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        outputs.append(reference.get_output(REPLICATION_TARGET).apply(_target_of(qualified)))
-
-    def deployed(targets: list[ReplicationTarget | None]) -> list[ReplicationTarget]:
-        for stack, target in zip(stacks, targets, strict=True):
-            if target is None:
-                pulumi.log.warn(
-                    f"secondary {stack} has no {REPLICATION_TARGET} yet: not replicating to it"
-                )
-        return [target for target in targets if target is not None]
-
-    return pulumi.Output.all(*outputs).apply(deployed)
+        targets.append(
+            reference.get_output(REPLICATION_TARGET).apply(
+                functools.partial(ReplicationTarget.from_output, qualified)
+            )
+        )
+        links.append(
+            reference.get_output(REGION_LINK).apply(
+                functools.partial(RegionLink.from_output, qualified)
+            )
+        )
+    return SecondaryOutputs(
+        targets=pulumi.Output.all(*targets).apply(_deployed(REPLICATION_TARGET, stacks)),
+        links=pulumi.Output.all(*links).apply(_deployed(REGION_LINK, stacks)),
+    )

@@ -2,6 +2,8 @@
 
 Three tiers per availability zone: public (load balancers, NAT), private (nodes and pods,
 routed out through NAT) and data (databases and caches, no route to the internet at all).
+A multi-region stack also gets a Transit Gateway attached in the data subnets
+(``transit.py``), and routes to the other regions' address ranges through it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,18 @@ import pulumi_aws as aws
 
 from components.addressing import SubnetPlan
 from components.context import AccountContext
+from components.network.transit import TransitGateway, TransitGatewayArgs
+
+
+@dataclass(frozen=True)
+class TransitRouting:
+    """Private routes to other regions through this region's Transit Gateway."""
+
+    amazon_side_asn: int
+    # Routed from the private subnets (nodes, pods); None leaves their route tables alone.
+    private_destinations: pulumi.Input[list[str]] | None
+    # Routed from the data subnets (and the gateway's attachment, which sits there).
+    data_destinations: pulumi.Input[list[str]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +41,30 @@ class NetworkArgs:
     flow_log_retention_days: int
     flow_log_key_arn: pulumi.Input[str]
     interface_endpoints: tuple[str, ...]
+    transit: TransitRouting | None = None
+
+
+def _with_transit_routes(
+    nat_gateway_id: pulumi.Input[str] | None,
+    transit_gateway_id: pulumi.Output[str],
+    destinations: pulumi.Input[list[str]],
+) -> pulumi.Output[list[aws.ec2.RouteTableRouteArgs]]:
+    """The default route through NAT (if any) plus one route per destination to the
+    gateway, all inline like the rest: EC2 route resources next to inline routes would
+    fight over the table."""
+    return pulumi.Output.all(nat_gateway_id, transit_gateway_id, destinations).apply(
+        lambda v: [
+            *(
+                [aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=v[0])]
+                if v[0]
+                else []
+            ),
+            *[
+                aws.ec2.RouteTableRouteArgs(cidr_block=cidr, transit_gateway_id=v[1])
+                for cidr in v[2]
+            ],
+        ]
+    )
 
 
 class Network(pulumi.ComponentResource):
@@ -35,6 +73,7 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     data_subnet_ids: pulumi.Output[list[str]]
     endpoint_security_group_id: pulumi.Output[str]
+    transit_gateway: TransitGateway | None
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -119,16 +158,40 @@ class Network(pulumi.ComponentResource):
             )
             nat_ids.append(nat.id)
 
+        self.transit_gateway = None
+        transit = args.transit
+        if transit is not None:
+            self.transit_gateway = TransitGateway(
+                f"{name}-tgw",
+                TransitGatewayArgs(
+                    vpc_id=vpc.id,
+                    subnet_ids=[subnet.id for subnet in subnets["data"]],
+                    amazon_side_asn=transit.amazon_side_asn,
+                ),
+                opts=child,
+            )
+
         private_route_tables: list[pulumi.Output[str]] = []
         data_route_tables: list[pulumi.Output[str]] = []
         for index in range(az_count):
             # Each AZ egresses through its own NAT when there is one per AZ, so an AZ
             # outage never takes another AZ's egress with it.
             nat_id = nat_ids[index % len(nat_ids)]
+            private_routes: pulumi.Input[list[aws.ec2.RouteTableRouteArgs]] = [
+                aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_id)
+            ]
+            data_routes: pulumi.Input[list[aws.ec2.RouteTableRouteArgs]] | None = None
+            if self.transit_gateway is not None and transit is not None:
+                gateway_id = self.transit_gateway.transit_gateway_id
+                if transit.private_destinations is not None:
+                    private_routes = _with_transit_routes(
+                        nat_id, gateway_id, transit.private_destinations
+                    )
+                data_routes = _with_transit_routes(None, gateway_id, transit.data_destinations)
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{index}",
                 vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_id)],
+                routes=private_routes,
                 tags={"Name": f"{name}-private-{index}"},
                 opts=child,
             )
@@ -138,10 +201,12 @@ class Network(pulumi.ComponentResource):
                 route_table_id=private_rt.id,
                 opts=child,
             )
-            # Data subnets keep only the local route: nothing there talks to the internet.
+            # Data subnets never route to the internet; in a multi-region stack they route
+            # to the other regions' ranges through the Transit Gateway.
             data_rt = aws.ec2.RouteTable(
                 f"{name}-data-rt-{index}",
                 vpc_id=vpc.id,
+                routes=data_routes,
                 tags={"Name": f"{name}-data-{index}"},
                 opts=child,
             )
@@ -285,24 +350,52 @@ def nodes_only_security_group(
     service: str,
     *,
     parent: pulumi.Resource,
+    remote_clients: pulumi.Input[list[str]] | None = None,
 ) -> aws.ec2.SecurityGroup:
     """A managed service's group: ``port`` from the cluster's nodes, nothing else, no egress.
 
     Stores never open connections; replies to inbound flows need no egress rule.
+    ``remote_clients``: CIDRs of other regions' client subnets (the primary's writer and
+    cache serve the secondaries), admitted on the same port only.
     """
+    nodes = aws.ec2.SecurityGroupIngressArgs(
+        description="cluster nodes",
+        protocol="tcp",
+        from_port=port,
+        to_port=port,
+        security_groups=[node_security_group_id],
+    )
+    ingress: pulumi.Input[list[aws.ec2.SecurityGroupIngressArgs]] = [nodes]
+    if remote_clients is not None:
+        ingress = pulumi.Output.all(node_security_group_id, remote_clients).apply(
+            lambda v: [
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="cluster nodes",
+                    protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    security_groups=[v[0]],
+                ),
+                *(
+                    [
+                        aws.ec2.SecurityGroupIngressArgs(
+                            description="other regions' clients (Transit Gateway)",
+                            protocol="tcp",
+                            from_port=port,
+                            to_port=port,
+                            cidr_blocks=sorted(v[1]),
+                        )
+                    ]
+                    if v[1]
+                    else []
+                ),
+            ]
+        )
     return aws.ec2.SecurityGroup(
         name,
         description=f"{service}: port {port} from cluster nodes only",
         vpc_id=vpc_id,
-        ingress=[
-            aws.ec2.SecurityGroupIngressArgs(
-                description="cluster nodes",
-                protocol="tcp",
-                from_port=port,
-                to_port=port,
-                security_groups=[node_security_group_id],
-            )
-        ],
+        ingress=ingress,
         egress=[],
         opts=pulumi.ResourceOptions(parent=parent),
     )

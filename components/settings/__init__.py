@@ -68,6 +68,7 @@ from components.settings.security import (
     TenantSettings,
 )
 from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
+from components.settings.standby import standby_sizes
 
 __all__ = [
     "ENVIRONMENTS",
@@ -433,7 +434,11 @@ def _format_error(exc: ValidationError) -> str:
 
 def _validate(document: dict[str, Any]) -> Settings:
     try:
-        return Settings.model_validate(document)
+        settings = Settings.model_validate(document)
+        # A warm standby secondary deploys its standby sizes (components/settings/standby.py).
+        return settings.model_copy(
+            update=standby_sizes(settings.multi_region, settings.node_pools, settings.data_stores)
+        )
     except ValidationError as exc:
         raise SettingsError(_format_error(exc)) from None
     except KeyedError as exc:

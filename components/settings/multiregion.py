@@ -23,6 +23,35 @@ def _stack_name(value: str) -> str:
 StackName = Annotated[str, AfterValidator(_stack_name)]
 
 
+class StandbySettings(SettingsModel):
+    """A warm standby secondary: deployed, replicating, serving, but smaller until promoted.
+
+    Promotion removes this block (docs/runbooks/dr-region-failure.md), which brings every
+    size back to the stack's active values in one ``pulumi up``.
+    """
+
+    node_pool_min_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        25,
+        description="Each node pool's minSize in standby, as a percent of its active "
+        "minSize (rounded up; a pool with a minimum keeps at least one node).",
+    )
+    cache_replicas_per_shard: Annotated[int, Field(ge=0, le=5)] | None = Field(
+        None,
+        description="Cache replicas per shard in standby (added online at promotion); "
+        "default the active count. Prod's policy wants Multi-AZ caches, which need one.",
+    )
+    cache_node_type: str | None = Field(
+        None,
+        description="Cache node type in standby (scaled up online at promotion); default "
+        "the active type.",
+    )
+    kafka_broker_instance_type: str | None = Field(
+        None,
+        description="MSK broker type in standby (a rolling broker update at promotion); "
+        "default the active type.",
+    )
+
+
 class MultiRegionSettings(SettingsModel):
     """This stack's part in the multi-region deployment; absent means a single-region stack.
 
@@ -67,6 +96,25 @@ class MultiRegionSettings(SettingsModel):
         "cannot give after a bad write.",
     )
 
+    transit_gateway_asn: int = Field(
+        64512,
+        description="Private ASN of this region's Transit Gateway (64512-65534 or "
+        "4200000000-4294967294), different in every region of the deployment.",
+    )
+
+    standby: StandbySettings | None = Field(
+        None,
+        description="Secondary only: run as a warm standby with the sizes given here; "
+        "removing the block is the scale-up step of a failover.",
+    )
+
+    @field_validator("transit_gateway_asn")
+    @classmethod
+    def _check_asn(cls, value: int) -> int:
+        if not (64512 <= value <= 65534 or 4200000000 <= value <= 4294967294):
+            raise ValueError(f"{value} is not a private ASN (64512-65534, 4200000000-4294967294)")
+        return value
+
     @field_validator("api_hostname")
     @classmethod
     def _check_hostname(cls, value: str | None) -> str | None:
@@ -91,6 +139,11 @@ class MultiRegionSettings(SettingsModel):
                 )
             if self.secondary_stacks:
                 raise KeyedError("secondaryStacks", "only the primary lists secondaries")
+            if self.standby is not None and self.promote_database:
+                raise KeyedError(
+                    "standby",
+                    "a promoted secondary is the writer: remove standby when promoting",
+                )
         else:
             if self.primary_stack is not None:
                 raise KeyedError("primaryStack", "the primary does not replicate from a stack")
@@ -98,6 +151,8 @@ class MultiRegionSettings(SettingsModel):
                 raise KeyedError("promoteDatabase", "only a secondary's replica can be promoted")
             if self.replicate_backups:
                 raise KeyedError("replicateBackups", "only a secondary keeps the primary's backups")
+            if self.standby is not None:
+                raise KeyedError("standby", "only a secondary may run as a warm standby")
             if len(set(self.secondary_stacks)) != len(self.secondary_stacks):
                 raise KeyedError("secondaryStacks", "names a stack twice")
         return self

@@ -34,6 +34,7 @@ IGW = "aws:ec2/internetGateway:InternetGateway"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ROUTE = "aws:ec2/route:Route"
 ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+TGW_ATTACHMENT = "aws:ec2transitgateway/vpcAttachment:VpcAttachment"
 SG_RULES = frozenset(
     {
         "aws:ec2/securityGroupRule:SecurityGroupRule",
@@ -134,6 +135,41 @@ class Topology:
                     public.setdefault(subnet, []).extend(routes[table])
         return public
 
+    def group_subnets(self, group: str) -> set[str]:
+        """The subnets of every data store that uses security group ``group``."""
+        subnets: set[str] = set()
+        for r in self.resources:
+            keys = DATA_STORES.get(r.type)
+            if keys is None or group not in r.deps(*keys):
+                continue
+            deps = r.deps(*keys)
+            subnets |= self.of_type(deps, SUBNET)
+            for subnet_group in self.of_type(deps, *SUBNET_GROUPS):
+                subnets |= self.of_type(self.by_urn[subnet_group].deps("subnetIds"), SUBNET)
+        return subnets
+
+    def transit_destinations(self, group: str) -> list[Any]:
+        """CIDRs every subnet behind ``group`` routes to a Transit Gateway attached to a VPC
+        of this stack (inline routes whose target comes from that attachment): a private
+        path to another region. Empty when any of those subnets has none."""
+        subnets = sorted(self.group_subnets(group))
+        attachments = {r.urn for r in self.resources if r.type == TGW_ATTACHMENT}
+        tables = self.subnet_tables()
+        common: set[str] | None = None
+        for subnet in subnets:
+            routed: set[str] = set()
+            for table in self.of_type(tables.get(subnet, set()), ROUTE_TABLE):
+                resource = self.by_urn[table]
+                if not resource.deps("routes") & attachments:
+                    continue
+                for entry in as_list(resource.props.get("routes")):
+                    route = as_mapping(entry)
+                    cidr = route.get("cidrBlock")
+                    if present(route.get("transitGatewayId")) and not is_unknown(cidr):
+                        routed.add(str(cidr))
+            common = routed if common is None else common & routed
+        return sorted(common or ())
+
     def vpc_cidr(self, r: Resource) -> Any:
         for urn in self.of_type(r.deps("vpcId"), "aws:ec2/vpc:Vpc"):
             return self.by_urn[urn].props.get("cidrBlock")
@@ -150,13 +186,26 @@ def _inside(cidr: Any, vpc: Any) -> bool:
     return outer is not None and parsed.version == outer.version and parsed.subnet_of(outer)  # type: ignore[arg-type]
 
 
-def _sources(rule: Mapping[str, Any], vpc: Any) -> Iterator[Finding]:
+def _transit(cidr: Any, destinations: Sequence[Any]) -> bool:
+    """Inside a private range the store's subnets route to the Transit Gateway."""
+    parsed = network(cidr)
+    return (
+        parsed is not None
+        and not any(public_addresses([cidr]))
+        and any(_inside(cidr, destination) for destination in destinations)
+    )
+
+
+def _sources(rule: Mapping[str, Any], vpc: Any, transit: Sequence[Any] = ()) -> Iterator[Finding]:
     """Findings for one ingress rule of a data store's group."""
     for cidr in rule_cidrs(rule):
         if is_unknown(vpc):
             yield Undecided(vpc.path)
-        elif not _inside(cidr, vpc):
-            yield f"admits {cidr}, which is outside the VPC ({vpc or 'unknown'})"
+        elif not _inside(cidr, vpc) and not _transit(cidr, transit):
+            yield (
+                f"admits {cidr}, which is outside the VPC ({vpc or 'unknown'}) and not "
+                "routed from the store's subnets to the Transit Gateway"
+            )
     for key in ("prefixListIds", "prefixListId"):
         if as_list(rule.get(key)):
             yield f"admits prefix list {rule.get(key)}: only security groups or the VPC may"
@@ -172,8 +221,9 @@ def data_sg_ingress(
             vpc = topology.vpc_cidr(r)
 
             def check(group: Resource = r, vpc: Any = vpc) -> Iterator[Finding]:
+                transit = topology.transit_destinations(group.urn)
                 for rule in as_list(group.props.get("ingress")):
-                    yield from guarded(_sources, as_mapping(rule), vpc)
+                    yield from guarded(_sources, as_mapping(rule), vpc, transit)
 
             for finding in guarded(check):
                 yield r.urn, _labelled(finding, f"group of {groups[r.urn]}")
@@ -264,9 +314,11 @@ def nodegroup_private(
 RULES = [
     Rule(
         "data-sg-internal-only",
-        "Security groups of data stores admit only security groups or addresses inside the VPC.",
+        "Security groups of data stores admit only security groups, addresses inside the VPC, "
+        "or private ranges the store's subnets route to the stack's Transit Gateway.",
         "critical",
-        "Reference the client's security group (source_security_group_id) or the VPC CIDR.",
+        "Reference the client's security group (source_security_group_id) or the VPC CIDR; "
+        "another region's clients only over a Transit Gateway route from the data subnets.",
         AREA,
         stack_check=data_sg_ingress,
     ),
