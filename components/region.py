@@ -17,10 +17,12 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.addons import argocd
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
 from components.context import AccountContext, ClusterContext
+from components.delivery.argocd import ArgoCD, ArgoCDArgs
 from components.data.datastores import (
     CrossRegionSource,
     DataStores,
@@ -44,12 +46,17 @@ from components.multiregion.routing import (
 )
 from components.multiregion.zone import PublicZone, PublicZoneArgs
 from components.network.network import Network, NetworkArgs
-from components.observability.observability import Observability, ObservabilityArgs
+from components.observability.observability import (
+    ALERTING_SECRET,
+    Observability,
+    ObservabilityArgs,
+)
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.keys import Keys, KeysArgs
 from components.security.security import DATABASE_USER, KafkaAccess, Security, SecurityArgs
 from components.services.services import (
     DataEndpoints,
+    Delivery,
     Placement,
     Services,
     ServicesArgs,
@@ -103,6 +110,7 @@ class Region(pulumi.ComponentResource):
     security: Security
     observability: Observability
     services: Services
+    argocd: ArgoCD
     default_storage_class: pulumi.Output[str]
     # Multi-region (None in a single-region stack or where the role does not own it).
     hosted_zone_id: pulumi.Input[str] | None
@@ -382,6 +390,7 @@ class Region(pulumi.ComponentResource):
             )
 
         self._multi_region(primary, targets, keys, data_stores, security)
+        self.argocd = self._argocd(keys, security, observability)
         self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
@@ -407,6 +416,32 @@ class Region(pulumi.ComponentResource):
                 # Awaited here so an overlap with the primary fails the deployment.
                 "primaryVpcCidr": self.primary_vpc_cidr,
             }
+        )
+
+    def _argocd(self, keys: Keys, security: Security, observability: Observability) -> ArgoCD:
+        settings = self._settings
+        return ArgoCD(
+            f"{self._name}-argocd",
+            ArgoCDArgs(
+                cluster=self._cluster,
+                settings=settings.delivery,
+                charts=settings.charts,
+                stack=settings.stack,
+                environment=settings.environment,
+                cluster_name=settings.cluster_name,
+                domain=settings.security.domain,
+                vpc_cidr=settings.network.vpc_cidr,
+                access_cidrs=tuple(settings.cluster.public_access_cidrs),
+                workload_namespace=settings.workload_namespace,
+                secrets_key_arn=keys.secrets_key_arn,
+                secret_store=security.secret_store,
+                ingress_class=security.ingress_class,
+                alerting_secret=f"{settings.cluster_name}/{ALERTING_SECRET}",
+                prometheus_release=observability.prometheus_release,
+                ingress_release=security.ingress_release,
+                protect=settings.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _services(
@@ -439,6 +474,7 @@ class Region(pulumi.ComponentResource):
             ServicesArgs(
                 cluster=self._cluster,
                 settings=settings.services,
+                stack=settings.stack,
                 environment=settings.environment,
                 namespace=settings.workload_namespace,
                 registry=registry,
@@ -475,6 +511,14 @@ class Region(pulumi.ComponentResource):
                 otlp_endpoint=observability.otlp_endpoint,
                 cluster_secret_store=security.secret_store.name,
                 record=record,
+                delivery=Delivery(
+                    namespace=argocd.NAMESPACE,
+                    project=self.argocd.project,
+                    repo_url=settings.delivery.repo_url,
+                    target_revision=settings.delivery.target_revision,
+                    prune=not settings.is_prod,
+                    after=[self.argocd.release, self.argocd.project_resource],
+                ),
                 depends_on=[
                     security.fenced_namespaces[settings.workload_namespace],
                     *security.workload_identities,

@@ -49,6 +49,8 @@ CHARTS = _table(
     Chart("keda", "https://kedacore.github.io/charts", "2.20.1"),
     # 0.12.0 (app 1.7.1): the first chart whose CRDs are templates (crds.enabled).
     Chart("vertical-pod-autoscaler", "https://kubernetes.github.io/autoscaler", "0.12.0"),
+    # 9.4.17 (app v3.3.6): see components/addons/argocd.py for what was checked.
+    Chart("argo-cd", "https://argoproj.github.io/argo-helm", "9.4.17"),
 )
 
 

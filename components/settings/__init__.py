@@ -51,6 +51,7 @@ from components.settings.data import (
     PostgresSettings,
     StorageSettings,
 )
+from components.settings.delivery import DeliverySettings
 from components.settings.multiregion import MultiRegionSettings
 from components.settings.network import NetworkSettings, SubnetPrefixLengths
 from components.settings.observability import (
@@ -89,6 +90,7 @@ __all__ = [
     "QuotaTier",
     "SecuritySettings",
     "ServicesSettings",
+    "DeliverySettings",
     "Settings",
     "SettingsError",
     "SloSettings",
@@ -157,6 +159,10 @@ class Settings(SettingsModel):
         ServicesSettings(),
         description="The Agent Factory workloads (charts/agent-factory): images, pools, "
         "egress. A secondary region runs its primary's images and lists none itself.",
+    )
+    delivery: DeliverySettings = Field(
+        DeliverySettings(),
+        description="Argo CD, which delivers the services' chart from git (docs/delivery.md).",
     )
     multi_region: MultiRegionSettings | None = Field(
         None,

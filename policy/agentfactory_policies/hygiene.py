@@ -37,6 +37,7 @@ DEFAULT_REPOSITORIES = [
     "https://aws.github.io/eks-charts",
     "https://kubernetes-sigs.github.io/metrics-server",
     "https://kedacore.github.io/charts",
+    "https://argoproj.github.io/argo-helm",
 ]
 
 
