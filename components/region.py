@@ -22,13 +22,13 @@ from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.nodepools import NodePools, NodePoolsArgs
 from components.context import AccountContext, ClusterContext
-from components.delivery.argocd import ArgoCD, ArgoCDArgs
 from components.data.datastores import (
     CrossRegionSource,
     DataStores,
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.delivery.argocd import ArgoCD, ArgoCDArgs
 from components.multiregion import crossstack
 from components.multiregion.crossstack import (
     REPLICATED_BUCKETS,

@@ -38,9 +38,7 @@ REPO = "https://github.com/agent-factory/platform.git"
 
 
 def release(plan: Plan) -> dict[str, Any]:
-    values: dict[str, Any] = by_name(plan, RELEASE)[f"{plan.stack}-argocd-argocd"].inputs[
-        "values"
-    ]
+    values: dict[str, Any] = by_name(plan, RELEASE)[f"{plan.stack}-argocd-argocd"].inputs["values"]
     return values
 
 
@@ -76,7 +74,9 @@ def test_sso_reads_its_client_secret_from_secrets_manager(plan_of: Callable[[str
     oidc = yaml.safe_load(release(plan)["configs"]["cm"]["oidc.config"])
     assert oidc["issuer"] == "https://greenlang.okta.com"
     assert oidc["clientSecret"] == "$argocd-oidc:client-secret"
-    secrets = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(EXTERNAL_SECRET)}
+    secrets = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(EXTERNAL_SECRET)
+    }
     target = secrets["argocd-oidc"]["target"]
     # Argo CD resolves $secret:key only in Secrets labelled part-of: argocd.
     assert target["name"] == "argocd-oidc"
@@ -116,7 +116,9 @@ def test_its_namespace_is_fenced_with_a_quota_for_its_pods(plan_of: Callable[[st
     # notifications controller, 3 redis, 3 HAProxy, plus one surge pod per Deployment.
     assert quota["pods"] == "19"
     dev_quota = by_name(plan_of("dev"), QUOTA)["dev-argocd-ns-argocd-quota"].inputs["spec"]
-    assert dev_quota["hard"]["pods"] == str(sum(w.replicas + w.surge for w in argocd.footprint(False).workloads))
+    assert dev_quota["hard"]["pods"] == str(
+        sum(w.replicas + w.surge for w in argocd.footprint(False).workloads)
+    )
 
 
 def test_metrics_are_scraped_and_alerts_have_runbooks(plan_of: Callable[[str], Plan]) -> None:
@@ -204,7 +206,7 @@ def test_sync_policy_per_environment(
     plan_of: Callable[[str], Plan], stack: str, prune: bool
 ) -> None:
     spec = application(plan_of(stack)).inputs["spec"]
-    assert spec["project"] == stack.split("-")[0]
+    assert spec["project"] == stack.split("-", maxsplit=1)[0]
     sync = spec["syncPolicy"]
     assert sync["automated"] == {"prune": prune, "selfHeal": True}
     assert sync["retry"]["backoff"] == {"duration": "30s", "factor": 2, "maxDuration": "10m"}
@@ -220,14 +222,14 @@ def test_the_generated_application_carries_the_platform_values(
     values = json.loads(app.inputs["spec"]["source"]["helm"]["values"])
     assert values["global"]["region"] == "eu-west-1"
     # A secondary runs its primary's images: the same digests reach its Application.
-    prod_values = json.loads(application(plan_of("prod")).inputs["spec"]["source"]["helm"]["values"])
+    prod_values = json.loads(
+        application(plan_of("prod")).inputs["spec"]["source"]["helm"]["values"]
+    )
     assert {w: values["workloads"][w]["image"] for w in WORKLOADS} == {
         w: prod_values["workloads"][w]["image"] for w in WORKLOADS
     }
     deployments = {
-        r.inputs["metadata"]["name"]
-        for r in plan.by_type(DEPLOYMENT)
-        if r.parent == app.urn
+        r.inputs["metadata"]["name"] for r in plan.by_type(DEPLOYMENT) if r.parent == app.urn
     }
     assert deployments == set(WORKLOADS)
 
@@ -355,7 +357,11 @@ def test_policy_accepts_a_confined_application(stub: Any) -> None:
         ),
         (
             lambda: [
-                project(clusterResourceWhitelist=[{"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"}]),
+                project(
+                    clusterResourceWhitelist=[
+                        {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"}
+                    ]
+                ),
                 app(),
             ],
             "AppProject prod: clusterResourceWhitelist rbac.authorization.k8s.io/ClusterRole "
@@ -375,7 +381,9 @@ def test_policy_refuses_what_escapes_the_project(
 
 
 def test_dev_may_prune_automatically(stub: Any) -> None:
-    found = violations(stub, [project("dev"), app(project_name="dev", namespace="greenlang-dev", prune=True)])
+    found = violations(
+        stub, [project("dev"), app(project_name="dev", namespace="greenlang-dev", prune=True)]
+    )
     assert RULE_NAME not in found
 
 

@@ -93,9 +93,7 @@ def test_the_chart_comes_from_git_with_the_environment_values(
     assert len(children) >= 40
     for child in children:
         namespace = child.inputs["metadata"]["namespace"]
-        assert child.name == (
-            f"{application.name}:{namespace}/{child.inputs['metadata']['name']}"
-        )
+        assert child.name == (f"{application.name}:{namespace}/{child.inputs['metadata']['name']}")
         assert child.dependencies == application.dependencies and child.custom
         assert child.delivered_by == "argocd"
     assert application_set.urn in application.dependencies
@@ -324,8 +322,7 @@ def test_a_broken_security_context_in_the_chart_fails_the_plan(
     }
     # The object Argo CD would apply, named under the Application that applies it.
     assert (
-        "dev-services-applicationset:argocd/agent-factory-dev:greenlang-dev/api-gateway"
-        in flagged
+        "dev-services-applicationset:argocd/agent-factory-dev:greenlang-dev/api-gateway" in flagged
     )
 
 

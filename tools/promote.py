@@ -20,7 +20,10 @@ from tools.stackconfig import StackConfigError, stack_settings
 ROOT = Path(__file__).resolve().parent.parent
 # Where each environment's images come from.
 SOURCE = {"staging": "dev", "prod": "staging"}
-_LINE = re.compile(r'^(?P<indent>\s+)(?P<workload>[a-z-]+): \{tag: "(?P<tag>[^"]+)", digest: "(?P<digest>[^"]+)"\}\s*$')
+_LINE = re.compile(
+    r"^(?P<indent>\s+)(?P<workload>[a-z-]+): "
+    r'\{tag: "(?P<tag>[^"]+)", digest: "(?P<digest>[^"]+)"\}\s*$'
+)
 
 
 class PromotionError(RuntimeError):
@@ -59,17 +62,17 @@ def promote(target: str, root: Path = ROOT) -> dict[str, tuple[str, str]]:
         match = _LINE.match(line.rstrip("\n"))
         if match and match["workload"] in WORKLOADS:
             tag, digest = source[match["workload"]]
-            line = f'{match["indent"]}{match["workload"]}: {{tag: "{tag}", digest: "{digest}"}}\n'
-        lines.append(line)
+            indent, workload = match["indent"], match["workload"]
+            lines.append(f'{indent}{workload}: {{tag: "{tag}", digest: "{digest}"}}\n')
+        else:
+            lines.append(line)
     target_file.write_text("".join(lines))
     try:
         stack_settings(root, target)  # the promoted file must still load (tag, digest rules)
     except (StackConfigError, SettingsError) as exc:
         target_file.write_text(text)
         raise PromotionError(f"{target_file.name}: {exc}") from None
-    return {
-        w: (current[w][0], source[w][0]) for w in WORKLOADS if current[w] != source[w]
-    }
+    return {w: (current[w][0], source[w][0]) for w in WORKLOADS if current[w] != source[w]}
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:

@@ -363,9 +363,7 @@ def application_children(
         except (helm.HelmError, OSError) as exc:
             raise SynthError(f"{application.name}: {exc}") from None
         resources.extend(
-            _objects(
-                application, objects, destination, stack, project, delivered_by=ARGOCD
-            )
+            _objects(application, objects, destination, stack, project, delivered_by=ARGOCD)
         )
     return resources
 

@@ -21,8 +21,11 @@ credentials cross stacks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
+
+import yaml
 
 from components.addons.keda import quota_for
 from components.addons.scheduling import SYSTEM_PLACEMENT
@@ -107,9 +110,9 @@ def oidc_config(issuer: str, client_id: str) -> str:
 # -- notifications ------------------------------------------------------------------
 
 # Notification triggers (argocd-notifications-cm, trigger.<name>): when an operation
-# fails, when health turns Degraded, and when a rollback is synced (an operation whose
-# sync revision is older than what was deployed before is still "sync"; the platform marks
-# a rollback by the rollback runbook's annotation).
+# fails, when health turns Degraded, and when a rollback is synced (to Argo CD a rollback
+# by git revert is a sync like any other: the rollback runbook marks it with the
+# annotation below, which the ApplicationSet preserves).
 TRIGGERS = {
     "on-sync-failed": (
         "app.status.operationState != nil and app.status.operationState.phase in "
@@ -132,16 +135,18 @@ def notifications(environment: str) -> dict[str, Any]:
     triggers = {}
     for trigger, (condition, template) in TRIGGERS.items():
         title = trigger.removeprefix("on-").replace("-", " ")
-        text = (
+        # The Slack body is JSON written here: only fields that cannot hold a quote (names,
+        # revisions) go into it; the operation's message goes to PagerDuty, which encodes.
+        short = (
             f"[{environment}] {{{{.app.metadata.name}}}}: {title} "
-            "({{.app.status.sync.revision}}): {{.app.status.operationState.message}}"
+            "({{.app.status.sync.revision}})"
         )
         body: dict[str, Any] = {
-            "webhook": {"slack": {"method": "POST", "body": '{"text": "%s"}' % text}}
+            "webhook": {"slack": {"method": "POST", "body": json.dumps({"text": short})}}
         }
         if trigger != "on-rollback":
             body["pagerdutyv2"] = {
-                "summary": text,
+                "summary": f"{short}: {{{{.app.status.operationState.message}}}}",
                 "severity": "critical" if environment == "prod" else "warning",
                 "source": "{{.app.metadata.name}}",
             }
@@ -154,8 +159,11 @@ def notifications(environment: str) -> dict[str, Any]:
         # The secret comes from Secrets Manager through External Secrets.
         "secret": {"create": False},
         "notifiers": {
-            "service.webhook.slack": (
-                "url: $slack-webhook-url\nheaders:\n- name: Content-Type\n  value: application/json\n"
+            "service.webhook.slack": _yaml(
+                {
+                    "url": "$slack-webhook-url",
+                    "headers": [{"name": "Content-Type", "value": "application/json"}],
+                }
             ),
             "service.pagerdutyv2": "serviceKeys:\n  agent-factory: $pagerduty-routing-key\n",
         },
@@ -173,8 +181,6 @@ def notifications(environment: str) -> dict[str, Any]:
 
 
 def _yaml(value: Any) -> str:
-    import yaml
-
     return str(yaml.safe_dump(value, sort_keys=False))
 
 

@@ -224,8 +224,7 @@ class ArgoCD(pulumi.ComponentResource):
             "webhook",
             "argocd/github-webhook",
             (argocd.WEBHOOK_KEY,),
-            "the GitHub webhook's shared secret (set the same value on the repository's "
-            "webhook)",
+            "the GitHub webhook's shared secret (set the same value on the repository's webhook)",
             target=argocd.ARGOCD_SECRET,
             merge=True,
             after=[self.release],

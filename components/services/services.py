@@ -31,6 +31,8 @@ from components.settings.services import WORKLOADS
 CHART_PATH = "charts/agent-factory"
 RELEASE = "agent-factory"
 APPLICATION_SET = "agent-factory"
+# Set on the Application during a rollback: the notifications' on-rollback trigger reads it.
+ROLLBACK_ANNOTATION = "agent-factory.io/rollback-to"
 IN_CLUSTER = "https://kubernetes.default.svc"
 # Retries of a failed sync: 30 s, 1 min, 2 min, 4 min, 8 min (capped at 10 min).
 RETRY = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
@@ -162,6 +164,7 @@ def image_reference(registry: str, workload: str, tag: str, digest: str) -> str:
 
 def application_set(
     name: str,
+    *,
     stack: str,
     environment: str,
     namespace: str,
@@ -189,6 +192,9 @@ def application_set(
         ],
         # Deleting the ApplicationSet must not delete the running services with it.
         "syncPolicy": {"preserveResourcesOnDeletion": True},
+        # The controller rewrites its Applications' metadata; the rollback marker an SRE
+        # sets (docs/runbooks/services-rollback.md) must survive it.
+        "preservedFields": {"annotations": [ROLLBACK_ANNOTATION]},
         "template": {
             "metadata": {
                 "name": f"{name}-{{{{stack}}}}",
@@ -252,11 +258,11 @@ class Services(pulumi.ComponentResource):
             spec=platform_values.apply(
                 lambda values: application_set(
                     APPLICATION_SET,
-                    args.stack,
-                    args.environment,
-                    args.namespace,
-                    delivery,
-                    values,
+                    stack=args.stack,
+                    environment=args.environment,
+                    namespace=args.namespace,
+                    delivery=delivery,
+                    platform_values=values,
                 )
             ),
             opts=pulumi.ResourceOptions(
@@ -312,7 +318,7 @@ class Services(pulumi.ComponentResource):
                 "agent-factory:services.images",
                 "the services' image workflow pushes them; the promotion pull request copies "
                 "tag and digest into the stack file",
-            )
+            ),
         ]
         if not data.database_is_replica:
             items.append(

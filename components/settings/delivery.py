@@ -56,7 +56,9 @@ class DeliverySettings(SettingsModel):
         description="OIDC groups that read every Application and, outside prod, sync them.",
     )
     sync_windows: list[SyncWindow] = Field(
-        default_factory=lambda: [SyncWindow(schedule="0 14 * * 1-4", duration="3h")],
+        # Plain data, validated into SyncWindows: the config reference prints it.
+        default_factory=lambda: [{"schedule": "0 14 * * 1-4", "duration": "3h"}],
+        validate_default=True,
         description="prod only: when automated syncs may run (UTC); outside them a change "
         "waits, or an SRE syncs by hand.",
     )

@@ -58,9 +58,7 @@ def _applications(r: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:
     template = _plain(as_mapping(get(r.props, "spec.template")))
     generators = as_list(get(r.props, "spec.generators"))
     elements = [
-        element
-        for generator in generators
-        for element in as_list(get(generator, "list.elements"))
+        element for generator in generators for element in as_list(get(generator, "list.elements"))
     ]
     if not elements or get(r.props, "spec.goTemplate"):
         # Without a list generator (or with Go templates) only the template's literal
@@ -118,8 +116,7 @@ def _application_findings(
     destination = as_mapping(spec.get("destination"))
     namespace = str(destination.get("namespace") or "")
     namespaces = [
-        str(get(d, "namespace", ""))
-        for d in as_list(get(project.props, "spec.destinations"))
+        str(get(d, "namespace", "")) for d in as_list(get(project.props, "spec.destinations"))
     ]
     if not any(fnmatch.fnmatchcase(namespace, pattern) for pattern in namespaces):
         yield (
