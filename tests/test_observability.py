@@ -195,7 +195,13 @@ def test_backup_alerts_wait_for_velero(plan_of: Callable[[str], Plan]) -> None:
     # Velero is not installed: no rule pretends to watch backups.
     assert not {"BackupFailed", "BackupMissing"} & names
     groups = {r.inputs["metadata"]["name"] for r in plan.by_type(RULE)}
-    assert groups == {"agent-factory-seed", "agent-factory-slo", "agent-factory-regions"}
+    assert groups == {
+        "agent-factory-seed",
+        "agent-factory-slo",
+        "agent-factory-regions",
+        # Argo CD's delivery alerts (components/delivery/argocd.py).
+        "agent-factory-delivery",
+    }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
     with_velero = alert_groups(targets, backups=True)["agent-factory.backups"]
     assert [a.name for a in with_velero] == ["BackupFailed", "BackupMissing"]
@@ -406,10 +412,11 @@ def test_integration_secrets_start_as_placeholders_a_person_replaces(
         assert f"--secret-id {entry} " in how
         assert all(f'"{key}"' in how for key in keys)
     assert RUNBOOK in UNSET and (ROOT / RUNBOOK).is_file()
-    # The two integration entries here, and the services' cache token and LLM keys (one
-    # ExternalSecret per workload that reads them), each declared by its owner.
+    # The two integration entries here, the services' cache token and LLM keys (one
+    # ExternalSecret per workload that reads them), and Argo CD's OIDC, webhook and
+    # notification secrets, each declared by its owner.
     findings, examined = check_secret_values(plan)
-    assert examined == 13 and findings == []
+    assert examined == 16 and findings == []
 
 
 def test_alarm_topic_notifies_pagerduty_or_says_who_must(

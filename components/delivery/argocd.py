@@ -102,8 +102,6 @@ def app_project(
         "destinations": [{"server": IN_CLUSTER, "namespace": namespace}],
         "clusterResourceWhitelist": [],
         "namespaceResourceWhitelist": [{"group": g, "kind": k} for g, k in CHART_KINDS],
-        # Only the Applications of the ApplicationSet, in Argo CD's own namespace.
-        "sourceNamespaces": [argocd.NAMESPACE],
     }
     if windows:
         spec["syncWindows"] = [
@@ -251,11 +249,11 @@ class ArgoCD(pulumi.ComponentResource):
             f"{name}-rules",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata=self._meta("agentfactory-delivery", "monitoring"),
+            metadata=self._meta("agent-factory-delivery", "monitoring"),
             spec={
                 "groups": [
                     {
-                        "name": "agentfactory.delivery",
+                        "name": "agent-factory.delivery",
                         "rules": [a.rule() for a in delivery_alerts()],
                     }
                 ]
