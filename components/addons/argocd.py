@@ -13,7 +13,11 @@ the in-chart ``redis`` off), ``controller.replicas``, ``server.replicas``,
 triggers, secret.create}``, ``<component>.metrics.{enabled, service.labels,
 service.portName}`` (the metrics Services carry ``metrics.service.labels``; see the
 controller's ``metrics.yaml``), ``<component>.resources`` and ``global.nodeSelector`` /
-``global.tolerations``.
+``global.tolerations``. The redis-ha subchart (DandyDeveloper/charts) is placed by its own
+``nodeSelector``/``tolerations`` and ``haproxy.nodeSelector``/``haproxy.tolerations``
+(seen in its HAProxy template); its ``replicas``, ``redis.resources``,
+``sentinel.resources``, ``haproxy.{replicas,resources}`` and ``exporter.enabled`` follow
+its README and were not read in its templates.
 
 One Argo CD per cluster, managing only its own cluster (``in-cluster``): no cluster
 credentials cross stacks.
@@ -214,7 +218,11 @@ def values(
             "replicas": REDIS_HA_REPLICAS,
             "redis": {"resources": REDIS.values()},
             "sentinel": {"resources": SENTINEL.values()},
-            "haproxy": {"replicas": REDIS_HA_REPLICAS, "resources": HAPROXY.values()},
+            "haproxy": {
+                "replicas": REDIS_HA_REPLICAS,
+                "resources": HAPROXY.values(),
+                **SYSTEM_PLACEMENT,
+            },
             "exporter": {"enabled": False},
             **SYSTEM_PLACEMENT,
         },
