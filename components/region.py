@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.addons import opencost
+from components.addons import argocd, opencost
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.backups.events import BackupEvents, BackupEventsArgs
 from components.backups.velero import Velero, VeleroArgs
@@ -31,6 +31,7 @@ from components.data.datastores import (
     DataStoresArgs,
     GlobalCacheMember,
 )
+from components.delivery.argocd import ArgoCD, ArgoCDArgs
 from components.finops.attribution import CostAttribution, CostAttributionArgs
 from components.finops.costs import CostControls, CostControlsArgs
 from components.finops.offhours import OffHours, OffHoursArgs
@@ -55,7 +56,11 @@ from components.multiregion.routing import (
 )
 from components.multiregion.zone import PublicZone, PublicZoneArgs
 from components.network.network import Network, NetworkArgs, TransitRouting
-from components.observability.observability import Observability, ObservabilityArgs
+from components.observability.observability import (
+    ALERTING_SECRET,
+    Observability,
+    ObservabilityArgs,
+)
 from components.observability.trail_alarms import TrailAlarms, TrailAlarmsArgs
 from components.security.admission import Admission, AdmissionArgs
 from components.security.keys import Keys, KeysArgs
@@ -66,6 +71,7 @@ from components.security.vulnerability_scanning import (
 )
 from components.services.services import (
     DataEndpoints,
+    Delivery,
     Placement,
     Services,
     ServicesArgs,
@@ -119,6 +125,7 @@ class Region(pulumi.ComponentResource):
     security: Security
     observability: Observability
     services: Services
+    argocd: ArgoCD
     default_storage_class: pulumi.Output[str]
     # Multi-region (None in a single-region stack or where the role does not own it).
     hosted_zone_id: pulumi.Input[str] | None
@@ -465,6 +472,7 @@ class Region(pulumi.ComponentResource):
         )
         self._multi_region(primary, targets, keys, data_stores, security)
         self._peering(primary, network)
+        self.argocd = self._argocd(keys, security, observability)
         self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
@@ -545,6 +553,32 @@ class Region(pulumi.ComponentResource):
         # Published once the link is up, so the primary only admits a working peer.
         self.region_link = peering.attachment_id.apply(lambda _id: link.to_output())
 
+    def _argocd(self, keys: Keys, security: Security, observability: Observability) -> ArgoCD:
+        settings = self._settings
+        return ArgoCD(
+            f"{self._name}-argocd",
+            ArgoCDArgs(
+                cluster=self._cluster,
+                settings=settings.delivery,
+                charts=settings.charts,
+                stack=settings.stack,
+                environment=settings.environment,
+                cluster_name=settings.cluster_name,
+                domain=settings.security.domain,
+                vpc_cidr=settings.network.vpc_cidr,
+                access_cidrs=tuple(settings.cluster.public_access_cidrs),
+                workload_namespace=settings.workload_namespace,
+                secrets_key_arn=keys.secrets_key_arn,
+                secret_store=security.secret_store,
+                ingress_class=security.ingress_class,
+                alerting_secret=f"{settings.cluster_name}/{ALERTING_SECRET}",
+                prometheus_release=observability.prometheus_release,
+                ingress_release=security.ingress_release,
+                protect=settings.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _services(
         self, data_stores: DataStores, security: Security, observability: Observability
     ) -> Services:
@@ -573,6 +607,7 @@ class Region(pulumi.ComponentResource):
             ServicesArgs(
                 cluster=self._cluster,
                 settings=settings.services,
+                stack=settings.stack,
                 environment=settings.environment,
                 namespace=settings.workload_namespace,
                 registry=registry,
@@ -610,6 +645,14 @@ class Region(pulumi.ComponentResource):
                 cluster_secret_store=security.secret_store.name,
                 record=record,
                 slo_latency_seconds=settings.observability.slo.latency_seconds,
+                delivery=Delivery(
+                    namespace=argocd.NAMESPACE,
+                    project=self.argocd.project,
+                    repo_url=settings.delivery.repo_url,
+                    target_revision=settings.delivery.target_revision,
+                    prune=not settings.is_prod,
+                    after=[self.argocd.release, self.argocd.project_resource],
+                ),
                 depends_on=[
                     security.fenced_namespaces[settings.workload_namespace],
                     *security.workload_identities,

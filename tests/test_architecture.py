@@ -35,6 +35,7 @@ AREAS = (
     "services",
     "finops",
     "backups",
+    "delivery",
 )
 # What every area may use: the typed settings, contexts and small shared vocabularies.
 SHARED = (

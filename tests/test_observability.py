@@ -203,6 +203,8 @@ def test_backup_alerts_follow_velero(plan_of: Callable[[str], Plan]) -> None:
         "agent-factory-vulnerabilities",
         "agent-factory-rollouts",
         "agent-factory-backups",
+        # Argo CD's delivery alerts (components/delivery/argocd.py).
+        "agent-factory-delivery",
     }
     targets = SloTargets(99.9, 0.5, 95.0, 0.5)
     # A stack without Velero: no rule pretends to watch backups.
@@ -417,10 +419,11 @@ def test_integration_secrets_start_as_placeholders_a_person_replaces(
         assert f"--secret-id {entry} " in how
         assert all(f'"{key}"' in how for key in keys)
     assert RUNBOOK in UNSET and (ROOT / RUNBOOK).is_file()
-    # The two integration entries here, and the services' cache token and LLM keys (one
-    # ExternalSecret per workload that reads them), each declared by its owner.
+    # The two integration entries here, the services' cache token and LLM keys (one
+    # ExternalSecret per workload that reads them), and Argo CD's OIDC, webhook and
+    # notification secrets, each declared by its owner.
     findings, examined = check_secret_values(plan)
-    assert examined == 13 and findings == []
+    assert examined == 16 and findings == []
 
 
 def test_alarm_topic_notifies_pagerduty_or_says_who_must(

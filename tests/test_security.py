@@ -42,6 +42,7 @@ LIMITS = "kubernetes:core/v1:LimitRange"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PLATFORM = {
+    "argocd",
     "greenlang-system",
     "argo-rollouts",
     "velero",
@@ -682,6 +683,9 @@ def test_one_detector_per_account_and_region_and_one_account_wide_trail() -> Non
 # Kinds defined by CRDs that the charts install: no upstream schema to validate against.
 CRD_KINDS = {
     "VolumeSnapshotClass",
+    "AppProject",
+    "ApplicationSet",
+    "Application",
     "ScaledObject",
     "TriggerAuthentication",
     "VerticalPodAutoscaler",

@@ -1,6 +1,7 @@
-"""The services on the platform: the in-repo chart deployed as a helm.v4.Chart, its rendered
-objects in the plan as the provider registers them, wired to the platform's identities,
-data stores, pools and hostnames, and gated like every other resource."""
+"""The services on the platform: the in-repo chart delivered by Argo CD from the
+ApplicationSet Pulumi writes, its rendered objects in the plan as the Application Argo CD
+generates will apply them, wired to the platform's identities, data stores, pools and
+hostnames, and gated like every other resource."""
 
 from __future__ import annotations
 
@@ -26,7 +27,15 @@ from tools.checks import (
     check_service_accounts,
     component_outputs,
 )
-from tools.synth import CHART, Plan, PlannedResource, chart_children, object_type
+from tools.synth import (
+    APPLICATION,
+    APPLICATION_SET,
+    CHART,
+    Plan,
+    PlannedResource,
+    application_children,
+    object_type,
+)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
@@ -43,15 +52,29 @@ RECORD = "aws:route53/record:Record"
 ROLLOUTS = {"api-gateway": "blueGreen", "agent-factory": "canary"}
 
 
-def chart_of(plan: Plan) -> PlannedResource:
-    (chart,) = plan.by_type(CHART)
-    return chart
+def application_of(plan: Plan) -> PlannedResource:
+    """The one Application the stack's ApplicationSet generates."""
+    (application,) = plan.by_type(APPLICATION)
+    return application
+
+
+def helm_source(plan: Plan) -> dict[str, Any]:
+    helm_: dict[str, Any] = application_of(plan).inputs["spec"]["source"]["helm"]
+    return helm_
+
+
+def platform_values(plan: Plan) -> dict[str, Any]:
+    """What Pulumi hands the chart through the generator element."""
+    values: dict[str, Any] = json.loads(helm_source(plan)["values"])
+    return values
 
 
 def rendered(plan: Plan, type_: str) -> dict[str, dict[str, Any]]:
-    chart = chart_of(plan)
+    application = application_of(plan)
     return {
-        r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type(type_) if r.parent == chart.urn
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in plan.by_type(type_)
+        if r.parent == application.urn
     }
 
 
@@ -67,22 +90,30 @@ def test_object_types_follow_the_provider_tokens() -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_chart_is_local_with_the_environment_values(
+def test_the_chart_comes_from_git_with_the_environment_values(
     plan_of: Callable[[str], Plan], stack: str
 ) -> None:
     plan = plan_of(stack)
-    chart = chart_of(plan)
-    assert chart.remote and chart.inputs["chart"] == "./charts/agent-factory"
-    assert chart.inputs["namespace"] == f"greenlang-{stack}"
-    (values_file,) = chart.inputs["valueYamlFiles"]
-    assert values_file["path"] == f"charts/agent-factory/values-{stack}.yaml"
-    # Its objects are children named as the provider names them, and wait for what it does.
-    children = [r for r in plan.resources if r.parent == chart.urn]
+    # Pulumi no longer applies the chart: one owner, Argo CD.
+    assert plan.by_type(CHART) == []
+    (application_set,) = plan.by_type(APPLICATION_SET)
+    application = application_of(plan)
+    assert application.parent == application_set.urn and application.delivered_by == "argocd"
+    spec = application.inputs["spec"]
+    assert spec["source"]["repoURL"] == "https://github.com/agent-factory/platform.git"
+    assert spec["source"]["path"] == "charts/agent-factory"
+    assert spec["source"]["helm"]["valueFiles"] == [f"values-{stack}.yaml"]
+    assert spec["destination"]["namespace"] == f"greenlang-{stack}"
+    # Its objects are children named after it, and wait for what the ApplicationSet does.
+    children = [r for r in plan.resources if r.parent == application.urn]
     assert len(children) >= 40
     for child in children:
         namespace = child.inputs["metadata"]["namespace"]
-        assert child.name == f"{chart.name}:{namespace}/{child.inputs['metadata']['name']}"
-        assert child.dependencies == chart.dependencies and child.custom
+        assert child.name == (f"{application.name}:{namespace}/{child.inputs['metadata']['name']}")
+        assert child.dependencies == application.dependencies and child.custom
+        assert child.delivered_by == "argocd"
+    assert application_set.urn in application.dependencies
+    assert set(application_set.dependencies) <= set(application.dependencies)
 
 
 def test_five_workloads_with_their_scalers_per_environment(plan_of: Callable[[str], Plan]) -> None:
@@ -185,11 +216,11 @@ def test_every_workload_may_do_in_aws_what_the_chart_says_it_uses(
     plan_of: Callable[[str], Plan],
 ) -> None:
     plan = plan_of("prod")
-    chart = chart_of(plan)
+    (values_file,) = helm_source(plan)["valueFiles"]
     values = helm.layered(
         [
             ROOT / "charts/agent-factory/values.yaml",
-            ROOT / chart.inputs["valueYamlFiles"][0]["path"],
+            ROOT / "charts/agent-factory" / values_file,
         ],
         {},
     )
@@ -232,8 +263,8 @@ def test_the_gateway_serves_the_api_names_and_the_health_path(
 
 
 def test_llm_egress_is_the_configured_allow_list(plan_of: Callable[[str], Plan]) -> None:
-    chart = chart_of(plan_of("prod"))
-    assert chart.inputs["values"]["global"]["llmEgressCidrs"] == list(ANTHROPIC_API_CIDRS)
+    values = platform_values(plan_of("prod"))
+    assert values["global"]["llmEgressCidrs"] == list(ANTHROPIC_API_CIDRS)
 
 
 def test_the_quota_admits_every_autoscaler_at_its_maximum(plan_of: Callable[[str], Plan]) -> None:
@@ -331,10 +362,13 @@ def test_a_pod_of_a_missing_service_account_is_rejected(plan_of: Callable[[str],
     ]
 
 
-def test_a_remote_chart_is_not_rendered(plan_of: Callable[[str], Plan]) -> None:
-    chart = chart_of(plan_of("dev"))
-    remote = PlannedResource(**{**chart.__dict__, "inputs": {**chart.inputs, "chart": "oci://x/y"}})
-    assert chart_children(remote, "dev", "agent-factory", ROOT) == []
+def test_a_source_outside_the_checkout_is_not_rendered(plan_of: Callable[[str], Plan]) -> None:
+    (application_set,) = plan_of("dev").by_type(APPLICATION_SET)
+    inputs = json.loads(json.dumps(application_set.inputs))
+    inputs["spec"]["template"]["spec"]["source"]["path"] = "charts/not-here"
+    elsewhere = PlannedResource(**{**application_set.__dict__, "inputs": inputs})
+    (application,) = application_children(elsewhere, "dev", "agent-factory", ROOT)
+    assert application.type == APPLICATION
 
 
 @pytest.fixture(scope="module")
@@ -347,6 +381,9 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ignore=shutil.ignore_patterns("venv", ".git", "tests", "__pycache__", ".*_cache"),
     )
     return root
+
+
+APPLIED = "dev-services-applicationset:argocd/agent-factory-dev"
 
 
 def _break_pods(template: Path) -> str:
@@ -399,9 +436,8 @@ def test_a_root_pod_in_the_chart_fails_the_plan(
         for v in violations
         if v["rule"] == "pss-run-as-non-root" and v["level"] == "mandatory"
     }
-    assert refused == {
-        f"kubernetes:{kind}::dev-services-chart:greenlang-dev/{name}" for name in broken
-    }
+    # The objects Argo CD would apply, named under the Application that applies them.
+    assert refused == {f"kubernetes:{kind}::{APPLIED}:greenlang-dev/{name}" for name in broken}
 
 
 def test_values_cannot_loosen_the_security_context(

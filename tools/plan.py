@@ -44,7 +44,14 @@ def render_tree(plan: Plan) -> Tree:
 
     def add(node: Tree, resource: PlannedResource) -> None:
         style = "cyan" if not resource.custom else ("magenta" if resource.remote else "green")
-        branch = node.add(f"[{style}]+ {resource.type}[/{style}] {resource.name}")
+        if resource.delivered_by:
+            # Argo CD applies it from the ApplicationSet above: not in Pulumi's state.
+            branch = node.add(
+                f"[yellow]~ {resource.type}[/yellow] {resource.name} "
+                f"[dim](applied by {resource.delivered_by})[/dim]"
+            )
+        else:
+            branch = node.add(f"[{style}]+ {resource.type}[/{style}] {resource.name}")
         for child in children.get(resource.urn, []):
             add(branch, child)
         for read in reads.get(resource.urn, []):
@@ -58,8 +65,10 @@ def render_tree(plan: Plan) -> Tree:
 
 
 def render_summary(plan: Plan) -> Table:
+    delivered = sum(1 for r in plan.resources if r.delivered_by)
     table = Table(
-        title=f"{plan.stack}: {len(plan.resources)} resources to create, {len(plan.reads)} to read"
+        title=f"{plan.stack}: {len(plan.resources) - delivered} resources to create, "
+        f"{delivered} for Argo CD to apply, {len(plan.reads)} to read"
     )
     table.add_column("type")
     table.add_column("count", justify="right")

@@ -8,6 +8,8 @@ name, parent, provider, inputs, dependencies), so the plan shows exactly what
 
 from __future__ import annotations
 
+import json
+import re
 import runpy
 import sys
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 
 from components.settings import SettingsError, load_settings
 from tools import helm, references, sdk
@@ -33,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_TYPE = sdk.STACK_TYPE
 # A chart Pulumi renders itself: the provider registers each rendered object as a child.
 CHART = "kubernetes:helm.sh/v4:Chart"
+# What Argo CD generates and applies from a Pulumi-created ApplicationSet (docs/delivery.md).
+APPLICATION_SET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
+APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+ARGOCD = "argocd"
 # Kinds without a namespace among those a chart may render (the rest get the release's).
 CLUSTER_SCOPED = frozenset(
     {
@@ -77,6 +84,9 @@ class PlannedResource:
     aliases: list[dict[str, Any]] = field(default_factory=list)
     # What a component registered with register_outputs (footprints, prerequisites).
     outputs: dict[str, Any] = field(default_factory=dict)
+    # "" for what Pulumi registers; "argocd" for what Argo CD will apply from an
+    # ApplicationSet of the plan (not in Pulumi's state: no URN pin, no Pulumi diff).
+    delivered_by: str = ""
 
 
 @dataclass
@@ -200,6 +210,49 @@ def _value_files(chart: PlannedResource, root: Path) -> list[Path]:
     return files
 
 
+def _objects(
+    owner: PlannedResource,
+    objects: list[dict[str, Any]],
+    namespace: str,
+    stack: str,
+    project: str,
+    *,
+    delivered_by: str = "",
+    provider: str | None = None,
+) -> list[PlannedResource]:
+    """Rendered objects as children of ``owner``, named ``<owner>:<namespace>/<name>``;
+    they wait for what the owner waits for."""
+    children = []
+    for document in objects:
+        kind = str(document["kind"])
+        metadata = document.setdefault("metadata", {})
+        if kind not in CLUSTER_SCOPED:
+            metadata.setdefault("namespace", namespace)
+        qualified = (
+            f"{metadata['namespace']}/{metadata['name']}"
+            if "namespace" in metadata
+            else metadata["name"]
+        )
+        type_ = object_type(str(document["apiVersion"]), kind)
+        name = f"{owner.name}:{qualified}"
+        children.append(
+            PlannedResource(
+                urn=sdk.compose_urn(stack, project, owner.urn, type_, name),
+                type=type_,
+                name=name,
+                parent=owner.urn,
+                provider=provider or owner.providers.get("kubernetes", owner.provider),
+                custom=True,
+                remote=False,
+                protect=False,
+                inputs=document,
+                dependencies=list(owner.dependencies),
+                delivered_by=delivered_by,
+            )
+        )
+    return children
+
+
 def chart_children(
     chart: PlannedResource, stack: str, project: str, root: Path
 ) -> list[PlannedResource]:
@@ -223,34 +276,96 @@ def chart_children(
         )
     except helm.HelmError as exc:
         raise SynthError(f"{chart.name}: {exc}") from None
-    children = []
-    for document in objects:
-        kind = str(document["kind"])
-        metadata = document.setdefault("metadata", {})
-        if kind not in CLUSTER_SCOPED:
-            metadata.setdefault("namespace", namespace)
-        qualified = (
-            f"{metadata['namespace']}/{metadata['name']}"
-            if "namespace" in metadata
-            else metadata["name"]
-        )
-        type_ = object_type(str(document["apiVersion"]), kind)
-        name = f"{chart.name}:{qualified}"
-        children.append(
-            PlannedResource(
-                urn=sdk.compose_urn(stack, project, chart.urn, type_, name),
-                type=type_,
-                name=name,
-                parent=chart.urn,
-                provider=chart.providers.get("kubernetes", chart.provider),
-                custom=True,
-                remote=False,
-                protect=False,
-                inputs=document,
-                dependencies=list(chart.dependencies),
+    return _objects(chart, objects, namespace, stack, project)
+
+
+def _fill(template: Any, params: dict[str, str]) -> Any:
+    """Argo CD's default ApplicationSet templating: every ``{{key}}`` of a generator
+    element, replaced inside the template's JSON with the JSON-escaped value (unknown keys
+    are left as they are, as Argo CD leaves them)."""
+    text = json.dumps(template)
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1).strip()
+        if key not in params:
+            return match.group(0)
+        return json.dumps(str(params[key]))[1:-1]
+
+    return json.loads(re.sub(r"\{\{([^{}]*)\}\}", substitute, text))
+
+
+def generated_applications(application_set: PlannedResource) -> list[dict[str, Any]]:
+    """The Applications an ApplicationSet's list generators make (the only generator the
+    platform uses; any other is refused rather than ignored)."""
+    spec = application_set.inputs.get("spec") or {}
+    if spec.get("goTemplate"):
+        raise SynthError(f"{application_set.name}: goTemplate is not rendered offline")
+    namespace = (application_set.inputs.get("metadata") or {}).get("namespace") or ARGOCD
+    applications = []
+    for generator in spec.get("generators") or []:
+        if set(generator) != {"list"}:
+            raise SynthError(
+                f"{application_set.name}: generator {sorted(generator)} is not rendered offline"
             )
+        for element in generator["list"].get("elements") or []:
+            filled = _fill(spec.get("template") or {}, {k: str(v) for k, v in element.items()})
+            metadata = dict(filled.get("metadata") or {})
+            metadata["namespace"] = namespace
+            applications.append(
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Application",
+                    "metadata": metadata,
+                    "spec": filled.get("spec") or {},
+                }
+            )
+    return applications
+
+
+def application_children(
+    application_set: PlannedResource, stack: str, project: str, root: Path
+) -> list[PlannedResource]:
+    """What Argo CD applies for an ApplicationSet: each generated Application, and under it
+    every object its source renders. A source path of this repository is rendered from the
+    checkout, as Argo CD will render it from git at the same commit: the environment's
+    value files, then the Application's inline values."""
+    namespace = str((application_set.inputs.get("metadata") or {}).get("namespace") or ARGOCD)
+    provider = application_set.providers.get("kubernetes", application_set.provider)
+    resources = []
+    for document in generated_applications(application_set):
+        (application,) = _objects(
+            application_set,
+            [document],
+            namespace,
+            stack,
+            project,
+            delivered_by=ARGOCD,
+            provider=provider,
         )
-    return children
+        application.dependencies.append(application_set.urn)
+        resources.append(application)
+        source = document["spec"].get("source") or {}
+        path = source.get("path")
+        if not isinstance(path, str) or not (root / path).is_dir():
+            continue
+        chart_helm = source.get("helm") or {}
+        inline = yaml.safe_load(chart_helm.get("values") or "") or {}
+        inline = helm.merge(inline, chart_helm.get("valuesObject") or {})
+        files = [root / path / f for f in chart_helm.get("valueFiles") or []]
+        destination = str((document["spec"].get("destination") or {}).get("namespace"))
+        try:
+            objects = helm.render(
+                root / path,
+                helm.layered(files, inline),
+                release=str(chart_helm.get("releaseName") or document["metadata"]["name"]),
+                namespace=destination,
+            )
+        except (helm.HelmError, OSError) as exc:
+            raise SynthError(f"{application.name}: {exc}") from None
+        resources.extend(
+            _objects(application, objects, destination, stack, project, delivered_by=ARGOCD)
+        )
+    return resources
 
 
 def _check_peers(config: StackConfig, root: Path) -> None:
@@ -327,6 +442,10 @@ def synth_config(
             resource.outputs = monitor.registered_outputs.get(resource.urn, {})
     for chart in [r for r in monitor.planned if r.type == CHART]:
         monitor.planned.extend(chart_children(chart, config.stack, config.project, root))
+    for application_set in [r for r in monitor.planned if r.type == APPLICATION_SET]:
+        monitor.planned.extend(
+            application_children(application_set, config.stack, config.project, root)
+        )
     return Plan(
         stack=config.stack,
         project=config.project,

@@ -65,7 +65,8 @@ def lost_urns(plan: Plan, pinned: list[str]) -> list[str]:
 def write_pins(plan: Plan, pin_dir: Path = PIN_DIR) -> Path:
     path = pin_file(plan.stack, pin_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{r.urn}\n" for r in plan.resources))
+    # What Argo CD applies is not in Pulumi's state: it has no URN to keep.
+    path.write_text("".join(f"{r.urn}\n" for r in plan.resources if not r.delivered_by))
     return path
 
 
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     stacks = (argv if argv is not None else sys.argv[1:]) or available_stacks(ROOT)
     for stack in stacks:
         plan = synth(stack)
-        print(f"pinned {len(plan.resources)} URNs in {write_pins(plan)}")
+        path = write_pins(plan)
+        print(f"pinned {len(read_pins(plan.stack, path.parent))} URNs in {path}")
     return 0
 
 

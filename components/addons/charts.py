@@ -59,6 +59,8 @@ CHARTS = _table(
     Chart("argo-rollouts", "https://argoproj.github.io/argo-helm", "2.40.5"),
     # 11.3.2 (app 1.17): CSI snapshot support is built in (since Velero 1.14).
     Chart("velero", "https://vmware-tanzu.github.io/helm-charts", "11.3.2"),
+    # 9.4.17 (app v3.3.6): see components/addons/argocd.py for what was checked.
+    Chart("argo-cd", "https://argoproj.github.io/argo-helm", "9.4.17"),
 )
 
 

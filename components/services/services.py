@@ -1,12 +1,14 @@
-"""Services: the Agent Factory workloads, deployed from the in-repo chart.
+"""Services: the Agent Factory workloads, delivered by Argo CD from the in-repo chart.
 
-``charts/agent-factory`` is released as a ``kubernetes.helm.v4.Chart``: Pulumi renders it
-and creates every object as a resource of its own, so ``pulumi preview`` with the policy
-pack sees (and the offline preview gates) each Deployment, HPA, NetworkPolicy and Ingress
-the chart makes, exactly as it will be applied. The environment's values file holds the
-sizing; this component adds what only the platform knows: images by digest, the service
-accounts and their IRSA roles, data-store endpoints and CIDRs, the secrets' ARNs, pools,
-hostnames. docs/services.md says why the chart is not a ``helm.v3.Release``.
+Argo CD owns the chart's objects in the cluster; Pulumi owns what only the platform knows
+and the ApplicationSet that hands it over. The ApplicationSet's list generator carries,
+per stack, the values only the platform knows (images by digest, the service accounts and
+their IRSA roles, data-store endpoints and CIDRs, the secrets' ARNs, pools, hostnames) as
+one JSON document; the Application it generates renders ``charts/agent-factory`` from git
+with ``values-<environment>.yaml`` and that document on top. The offline preview renders
+the same Application the same way (``tools/synth.py``), so the pack and the admission
+checks judge every object Argo CD will apply. docs/services.md and docs/delivery.md say
+why, and how the objects the former ``helm.v4.Chart`` created are handed over.
 """
 
 from __future__ import annotations
@@ -26,9 +28,16 @@ from components.prerequisites import Prerequisite, prerequisites_output
 from components.settings import ServicesSettings, Taint
 from components.settings.services import WORKLOADS
 
-# Relative to the project directory, where `pulumi up` runs the program.
+# Relative to the repository's root: where Argo CD finds the chart in git, and where the
+# offline preview renders it from the checkout.
 CHART_PATH = "charts/agent-factory"
 RELEASE = "agent-factory"
+APPLICATION_SET = "agent-factory"
+# Set on the Application during a rollback: the notifications' on-rollback trigger reads it.
+ROLLBACK_ANNOTATION = "agent-factory.io/rollback-to"
+IN_CLUSTER = "https://kubernetes.default.svc"
+# Retries of a failed sync: 30 s, 1 min, 2 min, 4 min, 8 min (capped at 10 min).
+RETRY = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
 # Where each image lives in the registry: <registry>/agent-factory/<workload>.
 REPOSITORY_PREFIX = "agent-factory"
 # The application contract's request histogram (charts/agent-factory/README.md), which
@@ -37,7 +46,23 @@ REQUEST_METRIC = "http_server_request_duration_seconds"
 
 
 def values_file(environment: str) -> str:
-    return f"{CHART_PATH}/values-{environment}.yaml"
+    """The environment's values file, relative to the chart (as Argo CD's valueFiles)."""
+    return f"values-{environment}.yaml"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the Application comes from and what it may do: Argo CD's namespace and
+    project, the repository and branch, and what the ApplicationSet waits for (the
+    release that installs the argoproj.io CRDs, the project)."""
+
+    namespace: str
+    project: str
+    repo_url: str
+    target_revision: str
+    # prod: no automated prune (a deleted manifest waits for a person), syncs in windows.
+    prune: bool
+    after: Sequence[pulumi.Resource]
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class StackRecord:
 class ServicesArgs:
     cluster: ClusterContext
     settings: ServicesSettings
+    stack: str
     environment: str
     namespace: str
     registry: pulumi.Input[str]
@@ -122,9 +148,11 @@ class ServicesArgs:
     record: StackRecord | None
     # The SLO latency: the Rollouts' analyses abort when the new pods' p95 stays above it.
     slo_latency_seconds: float
+    delivery: Delivery
     # What the chart's objects wait for: the namespace, the service accounts, the releases
     # that install the CRDs of its ExternalSecrets, ServiceMonitors, ScaledObjects, VPAs,
-    # Rollouts and AnalysisTemplates, and the ingress controller's admission webhook.
+    # Rollouts and AnalysisTemplates, and the ingress controller's admission webhook. The
+    # ApplicationSet waits for them, so Argo CD applies nothing before they exist.
     depends_on: Sequence[pulumi.Resource]
 
     def __post_init__(self) -> None:
@@ -141,25 +169,113 @@ def image_reference(registry: str, workload: str, tag: str, digest: str) -> str:
     return f"{registry}/{REPOSITORY_PREFIX}/{workload}:{tag}@{digest}"
 
 
+def application_set(
+    name: str,
+    *,
+    stack: str,
+    environment: str,
+    namespace: str,
+    delivery: Delivery,
+    platform_values: str,
+) -> dict[str, Any]:
+    """The ApplicationSet spec: a list generator with this stack's element, and the
+    Application template Argo CD fills from it (``{{key}}`` placeholders, Argo CD's
+    default template syntax)."""
+    automated: dict[str, Any] = {"prune": delivery.prune, "selfHeal": True}
+    return {
+        "generators": [
+            {
+                "list": {
+                    "elements": [
+                        {
+                            "stack": stack,
+                            "environment": environment,
+                            "namespace": namespace,
+                            "platformValues": platform_values,
+                        }
+                    ]
+                }
+            }
+        ],
+        # Deleting the ApplicationSet must not delete the running services with it.
+        "syncPolicy": {"preserveResourcesOnDeletion": True},
+        # The controller rewrites its Applications' metadata; the rollback marker an SRE
+        # sets (docs/runbooks/services-rollback.md) must survive it.
+        "preservedFields": {"annotations": [ROLLBACK_ANNOTATION]},
+        "template": {
+            "metadata": {
+                "name": f"{name}-{{{{stack}}}}",
+                "labels": {
+                    "app.kubernetes.io/name": name,
+                    "app.kubernetes.io/part-of": "agent-factory",
+                    # The Application is Argo CD's; the objects it applies are too.
+                    "app.kubernetes.io/managed-by": "argocd",
+                    "agent-factory.io/environment": "{{environment}}",
+                    "agent-factory.io/stack": "{{stack}}",
+                },
+            },
+            "spec": {
+                "project": delivery.project,
+                "source": {
+                    "repoURL": delivery.repo_url,
+                    "targetRevision": delivery.target_revision,
+                    "path": CHART_PATH,
+                    "helm": {
+                        "releaseName": RELEASE,
+                        "valueFiles": [values_file(environment)],
+                        "values": "{{platformValues}}",
+                    },
+                },
+                "destination": {"server": IN_CLUSTER, "namespace": "{{namespace}}"},
+                "syncPolicy": {
+                    "automated": automated,
+                    "syncOptions": ["ApplyOutOfSyncOnly=true", "PruneLast=true"],
+                    "retry": RETRY,
+                },
+                "revisionHistoryLimit": 10,
+            },
+        },
+    }
+
+
 class Services(pulumi.ComponentResource):
-    chart: k8s.helm.v4.Chart
+    application_set: k8s.apiextensions.CustomResource
 
     def __init__(
         self, name: str, args: ServicesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("agentfactory:platform:Services", name, None, opts)
         settings = args.settings
-        self.chart = k8s.helm.v4.Chart(
-            f"{name}-chart",
-            chart=f"./{CHART_PATH}",
-            name=RELEASE,
-            namespace=args.namespace,
-            value_yaml_files=[pulumi.FileAsset(values_file(args.environment))],
-            values=self._values(args),
+        delivery = args.delivery
+        platform_values = pulumi.Output.json_dumps(self._values(args))
+        self.application_set = k8s.apiextensions.CustomResource(
+            f"{name}-applicationset",
+            api_version="argoproj.io/v1alpha1",
+            kind="ApplicationSet",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=APPLICATION_SET,
+                namespace=delivery.namespace,
+                labels={
+                    "app.kubernetes.io/name": APPLICATION_SET,
+                    "app.kubernetes.io/part-of": "agent-factory",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "agent-factory.io/environment": args.environment,
+                },
+            ),
+            spec=platform_values.apply(
+                lambda values: application_set(
+                    APPLICATION_SET,
+                    stack=args.stack,
+                    environment=args.environment,
+                    namespace=args.namespace,
+                    delivery=delivery,
+                    platform_values=values,
+                )
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.cluster.k8s_provider,
-                depends_on=list(args.depends_on),
+                depends_on=[*delivery.after, *args.depends_on],
             ),
         )
         if args.record is not None:
@@ -181,6 +297,7 @@ class Services(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "release": RELEASE,
+                "applicationSet": APPLICATION_SET,
                 "namespace": args.namespace,
                 "images": images,
                 **prerequisites_output(self._prerequisites(args)),
@@ -209,11 +326,21 @@ class Services(pulumi.ComponentResource):
         data, settings = args.data, args.settings
         items = [
             Prerequisite(
+                "a stack that ran the services as the helm.v4.Chart <stack>-services-chart "
+                "hands its objects to Argo CD without deleting them: Pulumi no longer "
+                "manages them, and removing the Chart from the program would delete every "
+                "running Deployment before Argo CD re-creates it",
+                "before the first `pulumi up` of this version: pulumi state delete "
+                "--target-dependents <urn of the Chart> (pulumi stack --show-urns prints it); "
+                "the objects keep running, and Argo CD's first sync adopts them by name "
+                "(docs/delivery.md, Handover)",
+            ),
+            Prerequisite(
                 "the services' images exist in the registry at the digests of "
                 "agent-factory:services.images",
                 "the services' image workflow pushes them; the promotion pull request copies "
                 "tag and digest into the stack file",
-            )
+            ),
         ]
         if not data.database_is_replica:
             items.append(

@@ -52,6 +52,7 @@ from components.settings.data import (
     PostgresSettings,
     StorageSettings,
 )
+from components.settings.delivery import DeliverySettings
 from components.settings.finops import FinOpsSettings
 from components.settings.multiregion import MultiRegionSettings
 from components.settings.network import NetworkSettings, SubnetPrefixLengths
@@ -81,6 +82,7 @@ __all__ = [
     "CacheSettings",
     "ClusterSettings",
     "DataStoresSettings",
+    "DeliverySettings",
     "FinOpsSettings",
     "ImageSettings",
     "IngressSettings",
@@ -170,6 +172,10 @@ class Settings(SettingsModel):
     )
     backups: BackupsSettings = Field(
         BackupsSettings(), description="Velero's Kubernetes state backups."
+    )
+    delivery: DeliverySettings = Field(
+        DeliverySettings(),
+        description="Argo CD, which delivers the services' chart from git (docs/delivery.md).",
     )
     multi_region: MultiRegionSettings | None = Field(
         None,

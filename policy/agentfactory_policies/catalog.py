@@ -8,6 +8,7 @@ from typing import Any
 from . import (
     audit,
     data,
+    delivery,
     eks,
     encryption,
     exposure,
@@ -36,6 +37,7 @@ ALL_RULES: list[Rule] = [
     *data.RULES,
     *audit.RULES,
     *workloads.RULES,
+    *delivery.RULES,
 ]
 
 
