@@ -7,12 +7,13 @@ purpose; the pin files' diff is what a reviewer reads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import STACKS
 from tools.synth import Plan, PlannedResource
-from tools.urns import alias_urns, compose_urn, lost_urns, read_pins
+from tools.urns import alias_urns, compose_urn, lost_urns, read_pins, write_pins
 
 REGION = "urn:pulumi:prod::agent-factory::agentfactory:platform:Region::prod"
 
@@ -67,3 +68,18 @@ def test_an_alias_by_urn_and_a_renamed_alias() -> None:
     resource = _addon([{"urn": "urn:pulumi:prod::agent-factory::x::old"}, {"spec": {"name": "n"}}])
     urns = alias_urns(Plan("prod", "agent-factory", [resource], {}), resource)
     assert urns == {"urn:pulumi:prod::agent-factory::x::old", resource.urn.replace("::m", "::n")}
+
+
+def test_rewriting_the_pins_keeps_what_an_alias_still_reaches(
+    plan_of: Callable[[str], Plan], tmp_path: Path
+) -> None:
+    """A stack not deployed since a rename still holds the old URN: its pin stays while an
+    alias reaches it; a pin nothing reaches any more is dropped."""
+    plan = plan_of("dev")
+    aliased = sorted(set().union(*(alias_urns(plan, r) for r in plan.resources)))
+    assert aliased, "dev has aliased resources (the add-ons moved into the registry)"
+    stale = "urn:pulumi:dev::agent-factory::aws:s3/bucket:Bucket::gone"
+    (tmp_path / "dev.txt").write_text(f"{aliased[0]}\n{stale}\n")
+    pins = read_pins("dev", write_pins(plan, tmp_path).parent)
+    assert aliased[0] in pins and stale not in pins
+    assert set(pins) - {aliased[0]} == {r.urn for r in plan.resources if not r.delivered_by}

@@ -63,10 +63,16 @@ def lost_urns(plan: Plan, pinned: list[str]) -> list[str]:
 
 
 def write_pins(plan: Plan, pin_dir: Path = PIN_DIR) -> Path:
+    """Pin the plan's URNs, keeping the old pins an alias still reaches: a stack that has
+    not been deployed since the rename still holds its state under the old URN."""
     path = pin_file(plan.stack, pin_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     # What Argo CD applies is not in Pulumi's state: it has no URN to keep.
-    path.write_text("".join(f"{r.urn}\n" for r in plan.resources if not r.delivered_by))
+    urns = [r.urn for r in plan.resources if not r.delivered_by]
+    aliased = set().union(*(alias_urns(plan, r) for r in plan.resources))
+    old = read_pins(plan.stack, pin_dir) if path.is_file() else []
+    urns += sorted({urn for urn in old if urn in aliased} - set(urns))
+    path.write_text("".join(f"{urn}\n" for urn in urns))
     return path
 
 
