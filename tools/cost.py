@@ -159,6 +159,20 @@ class UnpricedError(Exception):
 # Types with no charge of their own, and why. Anything not here, in PRICERS or in USAGE fails.
 FREE_TYPES: dict[str, str] = {
     "aws:autoscaling/tag:Tag": "tags cost nothing",
+    "aws:autoscaling/schedule:Schedule": "scheduled actions cost nothing",
+    "aws:budgets/budget:Budget": "budgets without actions are free (AWS Budgets pricing)",
+    "aws:cloudwatch/eventRule:EventRule": "AWS service events on the default bus are free",
+    "aws:cloudwatch/eventTarget:EventTarget": "configuration only (publishes are SNS usage)",
+    "aws:costexplorer/anomalyMonitor:AnomalyMonitor": "Cost Anomaly Detection is free",
+    "aws:costexplorer/anomalySubscription:AnomalySubscription": "Cost Anomaly Detection is free",
+    "aws:costexplorer/costAllocationTag:CostAllocationTag": "tag activation is free",
+    "aws:ec2transitgateway/transitGateway:TransitGateway": "no charge of its own: attachments are",
+    "aws:ec2transitgateway/route:Route": "configuration only",
+    "aws:ec2transitgateway/routeTable:RouteTable": "configuration only",
+    "aws:ec2transitgateway/routeTableAssociation:RouteTableAssociation": "configuration only",
+    "aws:ec2transitgateway/routeTablePropagation:RouteTablePropagation": "configuration only",
+    "aws:s3/bucketNotification:BucketNotification": "bucket settings (publishes are SNS usage)",
+    "aws:sns/topicPolicy:TopicPolicy": "configuration only",
     "aws:cloudtrail/trail:Trail": "first copy of management events is free; its S3 and logs "
     "delivery is priced with the bucket and log group",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "configuration only",
@@ -196,6 +210,14 @@ FREE_TYPES: dict[str, str] = {
     ),
     "aws:s3/bucketVersioning:BucketVersioning": "bucket settings (old versions are S3 storage)",
     "aws:secretsmanager/secretVersion:SecretVersion": "included in the secret's price",
+    "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate": "runs on the nodes",
+    "kubernetes:argoproj.io/v1alpha1:AppProject": "runs on the nodes",
+    "kubernetes:argoproj.io/v1alpha1:Application": "its rendered objects are priced one by one",
+    "kubernetes:argoproj.io/v1alpha1:ApplicationSet": "its Applications' objects are priced",
+    "kubernetes:argoproj.io/v1alpha1:Rollout": "runs on the nodes",
+    "kubernetes:kyverno.io/v1:ClusterPolicy": "runs on the nodes",
+    "kubernetes:monitoring.coreos.com/v1:PodMonitor": "runs on the nodes",
+    "kubernetes:snapshot.storage.k8s.io/v1:VolumeSnapshotClass": "snapshots are EBS usage",
     "kubernetes:apps/v1:Deployment": "runs on the nodes",
     "kubernetes:autoscaling.k8s.io/v1:VerticalPodAutoscaler": "runs on the nodes",
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": "runs on the nodes",
@@ -439,6 +461,13 @@ class Pricer:
         self.usage(r, "data processed", "vpc/nat-gateway-data")
         self.usage(r, "data transfer out to the internet", "transfer/internet-out")
 
+    def tgw_attachment(self, r: PlannedResource) -> None:
+        """VPC and peering attachments bill per hour; a peering bills both sides, and the
+        secondary creates both (the accepter in prod's region, at the same US/EU price)."""
+        self.add(r, "Transit Gateway attachment", "tgw/attachment", self.hours(1))
+        if r.type.endswith(":VpcAttachment"):
+            self.usage(r, "data processed by the Transit Gateway", "tgw/data-processed")
+
     def eip(self, r: PlannedResource) -> None:
         self.add(r, "public IPv4 address", "vpc/public-ipv4", self.hours(1))
 
@@ -667,6 +696,11 @@ class Pricer:
             "eks:index:Cluster": self.eks_cluster,
             "aws:eks/nodeGroup:NodeGroup": self.node_group,
             "aws:ec2/natGateway:NatGateway": self.nat_gateway,
+            "aws:ec2transitgateway/vpcAttachment:VpcAttachment": self.tgw_attachment,
+            "aws:ec2transitgateway/peeringAttachment:PeeringAttachment": self.tgw_attachment,
+            "aws:ec2transitgateway/peeringAttachmentAccepter:PeeringAttachmentAccepter": (
+                self.tgw_attachment
+            ),
             "aws:ec2/eip:Eip": self.eip,
             "aws:ec2/vpcEndpoint:VpcEndpoint": self.vpc_endpoint,
             "aws:rds/instance:Instance": self.rds_instance,
