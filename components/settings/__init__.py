@@ -66,6 +66,7 @@ from components.settings.security import (
     TenantSettings,
 )
 from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
+from components.settings.supply import SupplyChainSettings
 
 __all__ = [
     "ENVIRONMENTS",
@@ -94,6 +95,7 @@ __all__ = [
     "SloSettings",
     "StorageSettings",
     "SubnetPrefixLengths",
+    "SupplyChainSettings",
     "Taint",
     "TenantSettings",
     "config_fields",
@@ -157,6 +159,11 @@ class Settings(SettingsModel):
         ServicesSettings(),
         description="The Agent Factory workloads (charts/agent-factory): images, pools, "
         "egress. A secondary region runs its primary's images and lists none itself.",
+    )
+    supply_chain: SupplyChainSettings = Field(
+        SupplyChainSettings(),
+        description="Container registries, image scanning and CI's GitHub OIDC roles "
+        "(docs/supply-chain.md).",
     )
     multi_region: MultiRegionSettings | None = Field(
         None,
