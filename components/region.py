@@ -57,7 +57,7 @@ from components.services.services import (
 )
 from components.settings import WORKLOADS, Settings
 from components.supply.identity import CiIdentity, CiIdentityArgs
-from components.supply.registry import ImageRegistry, ImageRegistryArgs
+from components.supply.registry import ImageRegistry, ImageRegistryArgs, repository_name
 
 # The output names other stacks read (components/multiregion/crossstack.py); __main__
 # exports under them, so it needs only Region's module.
@@ -450,7 +450,7 @@ class Region(pulumi.ComponentResource):
                 cluster_name=settings.cluster_name,
                 owns_account=settings.role != "secondary",
                 bucket_arns=list(data_stores.bucket_arns.values()),
-                repository_arns=list(self.image_registry.repository_arns.values()),
+                repository_names=[repository_name(w) for w in WORKLOADS],
                 image_repositories=tuple(supply.image_repositories),
                 image_refs=tuple(supply.image_refs),
             ),

@@ -368,8 +368,8 @@ class CiIdentityArgs:
     # True in the stack that owns the account's globals: provider and image push role.
     owns_account: bool
     bucket_arns: Sequence[pulumi.Input[str]]
-    # The registry's repositories in this region (the push role's resources).
-    repository_arns: Sequence[pulumi.Input[str]]
+    # The registry's repository names in this region (the push role's resources).
+    repository_names: Sequence[str]
     image_repositories: Sequence[str]
     image_refs: Sequence[str]
 
@@ -464,8 +464,13 @@ class CiIdentity(pulumi.ComponentResource):
                 IMAGE_PUSH_ROLE,
                 "GitHub Actions: the platform's image workflow pushes the services' images",
                 provider_arn.apply(lambda arn: github_trust(arn, subjects, IMAGE_WORKFLOW_REF)),
-                pulumi.Output.all(*args.repository_arns).apply(
-                    lambda arns: push_statements([str(a) for a in arns])
+                pulumi.Output.all(account.partition, account.account_id).apply(
+                    lambda v: push_statements(
+                        [
+                            f"arn:{v[0]}:ecr:{account.region}:{v[1]}:repository/{repository}"
+                            for repository in args.repository_names
+                        ]
+                    )
                 ),
             )
             self.image_push_role_arn = push.arn
