@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 JSON ?=
 
-.PHONY: plan restore test lint typecheck unit venv clean
+.PHONY: plan restore test lint typecheck unit audit venv clean
 
 venv: $(VENV)/.installed
 
@@ -34,7 +34,11 @@ typecheck: venv
 unit: venv
 	$(PY) -m pytest -n auto
 
-test: lint typecheck unit
+# Known vulnerabilities in the pinned dependencies (tools/audit.py says when it could not ask).
+audit: venv
+	$(PY) -m tools.audit
+
+test: lint typecheck audit unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
