@@ -26,10 +26,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.renovate renovate.json
 
 typecheck: venv
 	$(VENV)/bin/mypy components tools __main__.py
-	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
+	cd policy && $(abspath $(VENV))/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
 
 unit: venv
 	$(PY) -m pytest -n auto
