@@ -33,6 +33,7 @@ AREAS = (
     "observability",
     "multiregion",
     "services",
+    "supply",
 )
 # What every area may use: the typed settings, contexts and small shared vocabularies.
 SHARED = (

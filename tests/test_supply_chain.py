@@ -16,11 +16,13 @@ from components.supply.identity import (
     SCOPED_SERVICES,
 )
 from tests.conftest import REGIONS, by_name
+from tools.checks import StackPlan, check_global_names
 from tools.synth import Plan
 
 REPOSITORY = "aws:ecr/repository:Repository"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 ISSUER = "token.actions.githubusercontent.com"
 # Pulumi module of a resource type -> the IAM prefixes its API calls use.
 IAM_PREFIXES = {
@@ -128,7 +130,7 @@ def test_the_chart_pulls_from_this_regions_registry(plan_of, stack):
 )
 def test_one_github_provider_per_account(plan_of, stack, owner):
     plan = plan_of(stack)
-    providers = plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    providers = plan.by_type(OIDC_PROVIDER)
     push = by_name(plan, ROLE).get(f"{stack}-ci-image-push")
     if owner:
         [provider] = providers
@@ -253,3 +255,16 @@ def test_ci_roles_cover_every_service_the_plan_uses(plan_of, stack):
         *REGIONAL_SERVICES,
         *SCOPED_SERVICES,
     }
+
+
+def test_the_prod_account_creates_each_registry_and_identity_global_once(plan_of):
+    prod = ("prod", "prod-us-west-2", "prod-eu-west-1")
+    stacks = [StackPlan(plan_of(s), "prod", REGIONS[s]) for s in prod]
+    assert check_global_names(stacks)[0] == []
+    # A secondary that also created the provider would fail its first pulumi up.
+    [provider] = plan_of("prod").by_type(OIDC_PROVIDER)
+    twice = StackPlan(Plan("prod-us-west-2", "agent-factory", [provider], {}), "prod", "us-west-2")
+    [finding] = check_global_names([stacks[0], twice])[0]
+    assert finding.message.startswith(
+        f"OpenIdConnectProvider https://{ISSUER} is created by prod, prod-us-west-2"
+    )

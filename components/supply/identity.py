@@ -224,6 +224,7 @@ class DeployScope:
     stack: str
     cluster_name: str
     bucket_arns: tuple[str, ...]
+    dns_suffix: str = "amazonaws.com"
 
 
 def deploy_statements(scope: DeployScope) -> list[dict[str, Any]]:
@@ -307,7 +308,7 @@ def deploy_statements(scope: DeployScope) -> list[dict[str, Any]]:
                 "iam:TagOpenIDConnectProvider",
                 "iam:UntagOpenIDConnectProvider",
             ],
-            "Resource": f"{iam}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/*",
+            "Resource": f"{iam}:oidc-provider/oidc.eks.{region}.{scope.dns_suffix}/id/*",
         },
         {
             # ECR replication and enhanced scanning create their service-linked roles.
@@ -425,14 +426,17 @@ class CiIdentity(pulumi.ComponentResource):
             return created
 
         repo = PLATFORM_REPOSITORY
-        scope = pulumi.Output.all(account.partition, account.account_id, *args.bucket_arns).apply(
+        scope = pulumi.Output.all(
+            account.partition, account.account_id, account.dns_suffix, *args.bucket_arns
+        ).apply(
             lambda v: DeployScope(
                 partition=v[0],
                 account_id=v[1],
                 region=account.region,
                 stack=args.stack,
                 cluster_name=args.cluster_name,
-                bucket_arns=tuple(v[2:]),
+                bucket_arns=tuple(v[3:]),
+                dns_suffix=v[2],
             )
         )
         deploy = role(
