@@ -448,6 +448,7 @@ class Region(pulumi.ComponentResource):
                 account=self._account,
                 stack=settings.stack,
                 cluster_name=settings.cluster_name,
+                cluster=self._cluster.name,
                 owns_account=settings.role != "secondary",
                 bucket_arns=list(data_stores.bucket_arns.values()),
                 repository_names=[repository_name(w) for w in WORKLOADS],

@@ -268,3 +268,19 @@ def test_the_prod_account_creates_each_registry_and_identity_global_once(plan_of
     assert finding.message.startswith(
         f"OpenIdConnectProvider https://{ISSUER} is created by prod, prod-us-west-2"
     )
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod-us-west-2"])
+def test_deploy_administers_the_cluster_and_preview_only_views_it(plan_of, stack):
+    plan = plan_of(stack)
+    associations = by_name(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    for role, policy in (
+        ("deploy", "AmazonEKSClusterAdminPolicy"),
+        ("preview", "AmazonEKSViewPolicy"),
+    ):
+        association = associations[f"{stack}-ci-{role}-access-policy"]
+        assert association.inputs["policyArn"].endswith(f":cluster-access-policy/{policy}")
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        assert association.inputs["clusterName"] == f"agent-factory-{stack}"
+        entry = by_name(plan, "aws:eks/accessEntry:AccessEntry")[f"{stack}-ci-{role}-access"]
+        assert entry.inputs["type"] == "STANDARD"

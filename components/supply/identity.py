@@ -6,11 +6,14 @@ Roles, each trusted only for ``aud`` = sts.amazonaws.com and an exact ``sub``:
 
 - **deploy** (per stack): the deploy workflow's job in the GitHub environment named after the
   stack (``repo:agent-factory/platform:environment:<stack>``). It may change only the
-  services the program uses; IAM, EKS, S3, Secrets Manager and ECR writes are limited to this
+  services the program uses; IAM, EKS, S3 and Secrets Manager writes are limited to this
   stack's names, regional writes to the stack's region. It cannot change the CI roles
   themselves, create users or keys, or rewrite key policies: those stay with an SRE.
 - **preview** (per stack): the PR preview and the drift job in ``<stack>-readonly``.
   Describe/Get/List of the same services, never object data, secret values or decryption.
+
+Both have an EKS access entry on the stack's cluster: deploy with AmazonEKSClusterAdminPolicy
+(it applies every Kubernetes object of the program), preview with AmazonEKSViewPolicy.
 - **image push** (owner only): the platform's reusable image workflow
   (``job_workflow_ref`` = agent-factory/platform/.github/workflows/image.yml@refs/heads/main)
   called from the service repositories of ``supplyChain.imageRepositories`` on their
@@ -21,7 +24,6 @@ Trust on ``job_workflow_ref`` uses the GitHub claim keys AWS STS accepts since F
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +32,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.context import AccountContext
-from components.iam import bounded_name, policy_document
+from components.iam import bounded_name, policy_document, web_identity_trust_policy
 from components.settings.supply import IMAGE_WORKFLOW, PLATFORM_REPOSITORY
 
 ISSUER = "token.actions.githubusercontent.com"
@@ -154,27 +156,8 @@ def github_trust(
 ) -> str:
     """Only tokens for STS whose subject is one of ``subjects`` (and, for the push role,
     minted in the platform's image workflow) may assume the role."""
-    equals: dict[str, Any] = {f"{ISSUER}:aud": AUDIENCE}
-    if workflow_ref is not None:
-        equals[f"{ISSUER}:job_workflow_ref"] = workflow_ref
-    condition: dict[str, dict[str, Any]] = {"StringEquals": equals}
-    if any("*" in subject for subject in subjects):
-        condition["StringLike"] = {f"{ISSUER}:sub": list(subjects)}
-    else:
-        equals[f"{ISSUER}:sub"] = list(subjects)
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Federated": provider_arn},
-                    "Action": "sts:AssumeRoleWithWebIdentity",
-                    "Condition": condition,
-                }
-            ],
-        }
-    )
+    claims = {} if workflow_ref is None else {"job_workflow_ref": workflow_ref}
+    return web_identity_trust_policy(provider_arn, ISSUER, AUDIENCE, subjects, **claims)
 
 
 def push_subjects(repositories: Sequence[str], refs: Sequence[str]) -> list[str]:
@@ -366,6 +349,8 @@ class CiIdentityArgs:
     account: AccountContext
     stack: str
     cluster_name: str
+    # The cluster's name (its output): the deploy and preview roles get access entries.
+    cluster: pulumi.Input[str]
     # True in the stack that owns the account's globals: provider and image push role.
     owns_account: bool
     bucket_arns: Sequence[pulumi.Input[str]]
@@ -458,6 +443,28 @@ class CiIdentity(pulumi.ComponentResource):
             ),
             preview_statements(),
         )
+        # In the cluster: deploy applies every object (cluster admin); preview reads them.
+        for suffix, created, policy in (
+            ("deploy", deploy, "AmazonEKSClusterAdminPolicy"),
+            ("preview", preview, "AmazonEKSViewPolicy"),
+        ):
+            entry = aws.eks.AccessEntry(
+                f"{name}-{suffix}-access",
+                cluster_name=args.cluster,
+                principal_arn=created.arn,
+                type="STANDARD",
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-{suffix}-access-policy",
+                cluster_name=args.cluster,
+                principal_arn=created.arn,
+                policy_arn=pulumi.Output.concat(
+                    "arn:", account.partition, ":eks::aws:cluster-access-policy/", policy
+                ),
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
         self.deploy_role_arn = deploy.arn
         self.preview_role_arn = preview.arn
         self.image_push_role_arn = None
