@@ -7,7 +7,7 @@ JSON ?=
 AT ?= desired
 BASE ?=
 
-.PHONY: plan cost diff restore test lint typecheck unit venv clean
+.PHONY: plan cost diff restore test lint typecheck unit audit venv clean
 
 venv: $(VENV)/.installed
 
@@ -38,15 +38,20 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.renovate renovate.json
 
 typecheck: venv
 	$(VENV)/bin/mypy components tools __main__.py
-	cd policy && ../$(VENV)/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
+	cd policy && $(abspath $(VENV))/bin/mypy --config-file ../pyproject.toml agentfactory_policies __main__.py
 
 unit: venv
 	$(PY) -m pytest -n auto
 
-test: lint typecheck unit
+# Known vulnerabilities in the pinned dependencies (tools/audit.py says when it could not ask).
+audit: venv
+	$(PY) -m tools.audit
+
+test: lint typecheck audit unit
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

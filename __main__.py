@@ -54,6 +54,13 @@ pulumi.export("kafkaBootstrapBrokers", data.kafka_bootstrap_brokers)
 pulumi.export("applicationSecretArns", data.application_secret_arns)
 pulumi.export("keyArns", region.keys.arns)
 
+# Supply chain (docs/supply-chain.md): the GitHub environment variables take these ARNs.
+pulumi.export("imageRegistry", region.image_registry.url)
+pulumi.export("ciDeployRoleArn", region.ci_identity.deploy_role_arn)
+pulumi.export("ciPreviewRoleArn", region.ci_identity.preview_role_arn)
+if region.ci_identity.image_push_role_arn is not None:
+    pulumi.export("imagePushRoleArn", region.ci_identity.image_push_role_arn)
+
 # Multi-region contract (components/CONTRACT.py): what the other regions' stacks read.
 if settings.role == "primary":
     pulumi.export(CONTRACT.HOSTED_ZONE_ID, region.hosted_zone_id)

@@ -37,6 +37,34 @@ def irsa_trust_policy(
     )
 
 
+def web_identity_trust_policy(
+    provider_arn: str, issuer: str, audience: str, subjects: Sequence[str], **claims: str
+) -> str:
+    """Tokens of an OIDC provider other than a cluster's (GitHub Actions): ``aud`` pinned,
+    ``sub`` one of ``subjects`` (StringLike when one has a wildcard), and each further claim
+    ``<issuer>:<claim>`` equal to its value."""
+    equals: dict[str, Any] = {f"{issuer}:aud": audience}
+    equals.update({f"{issuer}:{claim}": value for claim, value in claims.items()})
+    condition: dict[str, dict[str, Any]] = {"StringEquals": equals}
+    if any("*" in subject for subject in subjects):
+        condition["StringLike"] = {f"{issuer}:sub": list(subjects)}
+    else:
+        equals[f"{issuer}:sub"] = list(subjects)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": condition,
+                }
+            ],
+        }
+    )
+
+
 def service_trust_policy(service: str) -> str:
     return json.dumps(
         {

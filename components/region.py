@@ -78,6 +78,8 @@ from components.services.services import (
     StackRecord,
 )
 from components.settings import WORKLOADS, Settings
+from components.supply.identity import CiIdentity, CiIdentityArgs
+from components.supply.registry import ImageRegistry, ImageRegistryArgs, repository_name
 
 # The output names other stacks read (components/multiregion/crossstack.py); __main__
 # exports under them, so it needs only Region's module.
@@ -126,6 +128,8 @@ class Region(pulumi.ComponentResource):
     observability: Observability
     services: Services
     argocd: ArgoCD
+    image_registry: ImageRegistry
+    ci_identity: CiIdentity
     default_storage_class: pulumi.Output[str]
     # Multi-region (None in a single-region stack or where the role does not own it).
     hosted_zone_id: pulumi.Input[str] | None
@@ -473,6 +477,7 @@ class Region(pulumi.ComponentResource):
         self._multi_region(primary, targets, keys, data_stores, security)
         self._peering(primary, network)
         self.argocd = self._argocd(keys, security, observability)
+        self._supply_chain(node_pools, data_stores, targets)
         self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
@@ -579,6 +584,50 @@ class Region(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _supply_chain(
+        self,
+        node_pools: NodePools,
+        data_stores: DataStores,
+        targets: pulumi.Output[list[ReplicationTarget]] | None,
+    ) -> None:
+        """The services' registry in this region and CI's roles (docs/supply-chain.md). The
+        stack that owns the account's globals (not a secondary) owns the GitHub provider."""
+        settings, supply = self._settings, self._settings.supply_chain
+        self.image_registry = ImageRegistry(
+            f"{self._name}-registry",
+            ImageRegistryArgs(
+                account=self._account,
+                cluster_name=settings.cluster_name,
+                workloads=WORKLOADS,
+                scanning=supply.scanning,
+                images_kept=supply.images_kept,
+                untagged_expire_days=supply.untagged_expire_days,
+                node_role=node_pools.node_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]),
+                replicate_to=(
+                    targets.apply(lambda ts: [t.region for t in ts])
+                    if targets is not None
+                    else None
+                ),
+                protect=settings.is_prod,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.ci_identity = CiIdentity(
+            f"{self._name}-ci",
+            CiIdentityArgs(
+                account=self._account,
+                stack=settings.stack,
+                cluster_name=settings.cluster_name,
+                cluster=self._cluster.name,
+                owns_account=settings.role != "secondary",
+                bucket_arns=list(data_stores.bucket_arns.values()),
+                repository_names=[repository_name(w) for w in WORKLOADS],
+                image_repositories=tuple(supply.image_repositories),
+                image_refs=tuple(supply.image_refs),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _services(
         self, data_stores: DataStores, security: Security, observability: Observability
     ) -> Services:
@@ -600,7 +649,8 @@ class Region(pulumi.ComponentResource):
                 if self.hosted_zone_id is not None
                 else None
             )
-        registry = self._registry()
+        # The repositories of this region's ImageRegistry, unless the stack names another.
+        registry = settings.services.registry or self.image_registry.url
         pools = {w: settings.services.pool(w) for w in WORKLOADS}
         return Services(
             f"{self._name}-services",

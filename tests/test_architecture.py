@@ -36,6 +36,7 @@ AREAS = (
     "finops",
     "backups",
     "delivery",
+    "supply",
 )
 # What every area may use: the typed settings, contexts and small shared vocabularies.
 SHARED = (

@@ -478,6 +478,9 @@ PROD_STATEFUL_URNS = sorted(
         # Its signing key: deleting it breaks DNSSEC validation for the whole domain.
         "urn:pulumi:prod::agent-factory::agentfactory:platform:Region$"
         f"agentfactory:platform:PublicZone${KEY}::prod-zone-dnssec",
+        # The services' images are encrypted under it (docs/supply-chain.md).
+        "urn:pulumi:prod::agent-factory::agentfactory:platform:Region$"
+        f"agentfactory:platform:ImageRegistry${KEY}::prod-registry-key",
     ]
 )
 

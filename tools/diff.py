@@ -416,7 +416,8 @@ def synthesize_both(
                     process.kill()
                     process.wait()
             git("worktree", "remove", "--force", str(tree), cwd=root)
-    assert head is not None
+    if head is None:  # finish_synth returns a plan or raises
+        raise DiffError(f"{stack}: no plan of the working tree")
     return base, head
 
 

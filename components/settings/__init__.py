@@ -70,6 +70,7 @@ from components.settings.security import (
 )
 from components.settings.services import WORKLOADS, ImageSettings, ServicesSettings
 from components.settings.standby import standby_sizes
+from components.settings.supply import SupplyChainSettings
 
 __all__ = [
     "ENVIRONMENTS",
@@ -101,6 +102,7 @@ __all__ = [
     "SloSettings",
     "StorageSettings",
     "SubnetPrefixLengths",
+    "SupplyChainSettings",
     "Taint",
     "TenantSettings",
     "config_fields",
@@ -176,6 +178,11 @@ class Settings(SettingsModel):
     delivery: DeliverySettings = Field(
         DeliverySettings(),
         description="Argo CD, which delivers the services' chart from git (docs/delivery.md).",
+    )
+    supply_chain: SupplyChainSettings = Field(
+        SupplyChainSettings(),
+        description="Container registries, image scanning and CI's GitHub OIDC roles "
+        "(docs/supply-chain.md).",
     )
     multi_region: MultiRegionSettings | None = Field(
         None,

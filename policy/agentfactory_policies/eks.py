@@ -39,6 +39,9 @@ WRITE_POLICIES = ("AmazonEKSAdminPolicy", "AmazonEKSEditPolicy")
 DEFAULT_ADMINS = [
     "arn:aws*:iam::*:role/AgentFactorySRE",
     "arn:aws*:iam::*:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AgentFactorySRE_*",
+    # CI's deploy role of a stack (components/supply/identity.py): pulumi up applies the
+    # cluster-scoped objects (CRDs, ClusterRoles), trusted only from its GitHub environment.
+    "arn:aws*:iam::*:role/agent-factory-*-ci-deploy",
 ]
 # The platform names a tenant's admin role AgentFactoryTenant-<tenant>-<stack> ("{stack}"
 # is filled in from the resource's URN; the suffix is optional for older roles).

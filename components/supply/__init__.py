@@ -1,0 +1,1 @@
+"""Supply chain: the services' image registries and CI's GitHub identities."""
