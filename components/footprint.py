@@ -93,8 +93,9 @@ class ReleaseFootprint:
     namespace: str
     workloads: tuple[Workload, ...] = ()
     services: tuple[Service, ...] = ()
-    # API groups whose CRDs the chart installs: custom resources of these groups must
-    # wait for this release.
+    # API groups whose CRDs the chart installs, or ``group/Kind`` where charts share a
+    # group (Argo CD and Argo Rollouts both serve argoproj.io): custom resources of these
+    # must wait for this release.
     crds: tuple[str, ...] = ()
     metrics: tuple[Metrics, ...] = ()
 

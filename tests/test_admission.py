@@ -40,7 +40,7 @@ from components.security.admission_policies import (
     Signer,
     cluster_policies,
 )
-from components.settings import SettingsError, load_settings
+from components.settings import WORKLOADS, SettingsError, load_settings
 from components.settings.admission import GITHUB_ACTIONS_ISSUER, IMAGE_WORKFLOW
 from policy.agentfactory_policies.hygiene import DEFAULT_REPOSITORIES
 from tests.conftest import ROOT, SERVICES, by_name
@@ -52,6 +52,7 @@ CLUSTER_POLICY = "kubernetes:kyverno.io/v1:ClusterPolicy"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 SIGNER = Signer(GITHUB_ACTIONS_ISSUER, IMAGE_WORKFLOW)
@@ -509,21 +510,25 @@ def test_policies_wait_for_the_release_and_match_the_registry(
 
 def test_the_services_pods_pass_the_policies(plan_of: Callable[[str], Plan]) -> None:
     """charts/agent-factory runs in greenlang-<env>: with the stack's digest pins and the
-    workflow's signatures its Deployments are admitted; without signatures they are not."""
+    workflow's signatures its pods are admitted; without signatures they are not. Kyverno
+    writes its Pod rules for Deployments too; a Rollout's pods meet them as Pods."""
     plan = plan_of("prod")
     policies = [
         {"spec": p.inputs["spec"], "metadata": p.inputs["metadata"]}
         for p in plan.by_type(CLUSTER_POLICY)
     ]
-    deployments = [
-        d for d in plan.by_type(DEPLOYMENT) if d.inputs["metadata"]["namespace"] == "greenlang-prod"
+    workloads = [
+        (kind, w)
+        for kind, type_ in (("Deployment", DEPLOYMENT), ("Pod", ROLLOUT))
+        for w in plan.by_type(type_)
+        if w.inputs["metadata"]["namespace"] == "greenlang-prod"
     ]
-    assert len(deployments) == 5
-    for deployment in deployments:
-        spec = deployment.inputs["spec"]["template"]["spec"]
+    assert sorted(w.inputs["metadata"]["name"] for _, w in workloads) == sorted(WORKLOADS)
+    for kind, workload in workloads:
+        spec = workload.inputs["spec"]["template"]["spec"]
         signed = {image: (GITHUB_ACTIONS_ISSUER, IMAGE_WORKFLOW) for image in _images(spec)}
-        assert admits(policies, "Deployment", "greenlang-prod", spec, signed) == []
-        assert admits(policies, "Deployment", "greenlang-prod", spec, {})
+        assert admits(policies, kind, "greenlang-prod", spec, signed) == []
+        assert admits(policies, kind, "greenlang-prod", spec, {})
 
 
 def test_kyverno_reads_only_the_project_repositories(plan_of: Callable[[str], Plan]) -> None:

@@ -228,10 +228,13 @@ def test_the_generated_application_carries_the_platform_values(
     assert {w: values["workloads"][w]["image"] for w in WORKLOADS} == {
         w: prod_values["workloads"][w]["image"] for w in WORKLOADS
     }
-    deployments = {
-        r.inputs["metadata"]["name"] for r in plan.by_type(DEPLOYMENT) if r.parent == app.urn
+    workloads = {
+        r.inputs["metadata"]["name"]
+        for type_ in (DEPLOYMENT, "kubernetes:argoproj.io/v1alpha1:Rollout")
+        for r in plan.by_type(type_)
+        if r.parent == app.urn
     }
-    assert deployments == set(WORKLOADS)
+    assert workloads == set(WORKLOADS)
 
 
 def test_what_argo_applies_is_not_pinned_as_a_pulumi_urn(plan_of: Callable[[str], Plan]) -> None:

@@ -21,7 +21,7 @@ from components.observability.alerts import SloTargets, alert_groups, rollout_al
 from policy.agentfactory_policies.hygiene import DEFAULT_REPOSITORIES
 from tests.conftest import ROOT, by_name
 from tools.checks import check_order, check_quotas, check_scrapes
-from tools.synth import Plan
+from tools.synth import APPLICATION_SET, Plan
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -29,7 +29,6 @@ QUOTA = "kubernetes:core/v1:ResourceQuota"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
-CHART = "kubernetes:helm.sh/v4:Chart"
 # platformReplicas: dev 1, prod 3 (capped at 2: one leader, one standby).
 EXPECTED_REPLICAS = {"dev": 1, "prod": 2}
 
@@ -62,7 +61,12 @@ def test_the_controller_is_restricted_and_installs_its_crds(replicas: int) -> No
     # HA where the stack runs more than one platform replica; no PDB on a single one.
     assert controller["replicas"] == min(replicas, 2)
     assert controller["pdb"] == {"enabled": replicas >= 2, "minAvailable": 1}
-    assert argo_rollouts.footprint(replicas).crds == ("argoproj.io",)
+    # Kind by kind: Argo CD's chart serves the same group (Applications, AppProjects).
+    assert {c.rsplit("/", 1)[-1] for c in argo_rollouts.footprint(replicas).crds} >= {
+        "Rollout",
+        "AnalysisTemplate",
+        "AnalysisRun",
+    }
 
 
 @pytest.mark.parametrize("stack", sorted(EXPECTED_REPLICAS))
@@ -85,8 +89,8 @@ def test_the_release_is_pinned_fenced_and_sized(plan_of: Callable[[str], Plan], 
     assert [f for f in findings if argo_rollouts.NAMESPACE in f.message] == []
     own = f"{stack}-security-{argo_rollouts.NAME}"
     assert [f for f in check_order(plan)[0] if f.subject.rsplit("::", 1)[-1] == own] == []
-    # The services' chart waits for the release whose CRDs its Rollouts need.
-    (services,) = plan.by_type(CHART)
+    # The services' ApplicationSet waits for the release whose CRDs its Rollouts need.
+    (services,) = plan.by_type(APPLICATION_SET)
     assert _release(plan).urn in services.dependencies
 
 

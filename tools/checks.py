@@ -683,8 +683,8 @@ EKS_ADDON_CRDS = {"snapshot-controller": ("snapshot.storage.k8s.io",)}
 
 
 def _crd_owners(plan: Plan) -> dict[str, list[str]]:
-    """API group -> URNs of the releases whose footprint says they install its CRDs, and of
-    the EKS add-ons that install them."""
+    """API group (or ``group/Kind``) -> URNs of the releases whose footprint says they
+    install its CRDs, and of the EKS add-ons that install them."""
     releases = {(object_namespace(r), r.inputs.get("name")): r.urn for r in plan.by_type(RELEASE)}
     owners: dict[str, list[str]] = defaultdict(list)
     for addon in plan.by_type("aws:eks/addon:Addon"):
@@ -713,7 +713,9 @@ def _order_problem(
             yield f"does not wait for namespace {namespace}"
     group = _group(resource.type)
     if group and group not in BUILTIN_GROUPS:
-        owners = crd_owners.get(group, [])
+        kind = resource.type.rsplit(":", 1)[-1]
+        # A kind's own CRD owner wins over its group's: charts may share a group.
+        owners = crd_owners.get(f"{group}/{kind}") or crd_owners.get(group, [])
         if not owners:
             yield f"no release in the plan installs the CRDs of {group}"
         elif not waits_for.intersection(owners):

@@ -90,7 +90,17 @@ def footprint(platform_replicas: int) -> ReleaseFootprint:
             Workload("controller", "Deployment", (CONTROLLER,), replicas(platform_replicas)),
         ),
         services=(Service(METRICS_SERVICE, "ClusterIP"),),
-        crds=("argoproj.io",),
+        # The chart's CRDs; Argo CD's share the group, so each kind is named.
+        crds=tuple(
+            f"argoproj.io/{kind}"
+            for kind in (
+                "Rollout",
+                "AnalysisTemplate",
+                "ClusterAnalysisTemplate",
+                "AnalysisRun",
+                "Experiment",
+            )
+        ),
         metrics=(Metrics(METRIC_PREFIXES, via=f"ServiceMonitor/monitoring/{MONITOR}"),),
     )
 

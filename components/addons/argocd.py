@@ -292,7 +292,10 @@ def footprint(ha: bool) -> ReleaseFootprint:
         namespace=NAMESPACE,
         workloads=tuple(workloads),
         services=(Service(SERVER_SERVICE, "ClusterIP", ports=2),),
-        crds=("argoproj.io",),
+        # The chart's CRDs (crds.install); Argo Rollouts' share the group.
+        crds=tuple(
+            f"argoproj.io/{kind}" for kind in ("Application", "ApplicationSet", "AppProject")
+        ),
         metrics=(Metrics(METRIC_PREFIXES, via=f"ServiceMonitor/monitoring/{MONITOR}"),),
     )
 
