@@ -477,7 +477,7 @@ class Region(pulumi.ComponentResource):
         self._multi_region(primary, targets, keys, data_stores, security)
         self._peering(primary, network)
         self.argocd = self._argocd(keys, security, observability)
-        self._supply_chain(node_pools, data_stores, targets)
+        self._supply_chain(node_pools, data_stores, targets, primary)
         self.services = self._services(data_stores, security, observability)
 
         self.vpc_id = network.vpc_id
@@ -589,6 +589,7 @@ class Region(pulumi.ComponentResource):
         node_pools: NodePools,
         data_stores: DataStores,
         targets: pulumi.Output[list[ReplicationTarget]] | None,
+        primary: PrimaryOutputs | None,
     ) -> None:
         """The services' registry in this region and CI's roles (docs/supply-chain.md). The
         stack that owns the account's globals (not a secondary) owns the GitHub provider."""
@@ -624,6 +625,7 @@ class Region(pulumi.ComponentResource):
                 repository_names=[repository_name(w) for w in WORKLOADS],
                 image_repositories=tuple(supply.image_repositories),
                 image_refs=tuple(supply.image_refs),
+                primary_region=primary.region if primary is not None else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -27,6 +27,8 @@ ISSUER = "token.actions.githubusercontent.com"
 # Pulumi module of a resource type -> the IAM prefixes its API calls use.
 IAM_PREFIXES = {
     "cloudwatch": {"cloudwatch", "logs", "events"},
+    "costexplorer": {"ce"},
+    "ec2transitgateway": {"ec2"},
     "msk": {"kafka"},
     "opensearch": {"es"},
 }
@@ -200,7 +202,8 @@ def test_image_push_writes_only_the_services_repositories(plan_of):
 def test_preview_role_reads_configuration_never_data(plan_of, stack):
     [read] = _allowed(plan_of(stack), f"{stack}-ci-preview-policy")
     verbs = {a.split(":", 1)[1] for a in _actions(read)}
-    assert all(v.startswith(("Describe", "Get", "List")) for v in verbs), verbs
+    # budgets:ViewBudget is the Budgets API's only read.
+    assert all(v.startswith(("Describe", "Get", "List", "View")) for v in verbs), verbs
     for action in DATA_AND_KEY_ACTIONS:
         assert not _grants([read], action), action
 
@@ -284,3 +287,25 @@ def test_deploy_administers_the_cluster_and_preview_only_views_it(plan_of, stack
         assert association.inputs["clusterName"] == f"agent-factory-{stack}"
         entry = by_name(plan, "aws:eks/accessEntry:AccessEntry")[f"{stack}-ci-{role}-access"]
         assert entry.inputs["type"] == "STANDARD"
+
+
+@pytest.mark.parametrize(("stack", "primary"), [("prod", None), ("prod-eu-west-1", "us-east-1")])
+def test_deploy_writes_its_own_budget_and_a_secondary_accepts_its_peering_in_prod(
+    plan_of, stack, primary
+):
+    """Budgets is global (named, not regional); a secondary's peering is accepted in the
+    primary's region, which its regional writes do not reach."""
+    statements = {s["Sid"]: s for s in _allowed(plan_of(stack), f"{stack}-ci-deploy-policy")}
+    assert statements["OwnBudget"]["Resource"].endswith(f":budget/*-{stack}-monthly")
+    assert statements["OwnBudget"]["Action"] == [
+        "budgets:ModifyBudget",
+        "budgets:TagResource",
+        "budgets:UntagResource",
+    ]
+    peering = statements.get("PeeringInPrimaryRegion")
+    if primary is None:
+        assert peering is None
+        return
+    assert peering["Condition"] == {"StringEquals": {"aws:RequestedRegion": primary}}
+    assert "ec2:AcceptTransitGatewayPeeringAttachment" in peering["Action"]
+    assert not [a for a in peering["Action"] if a.endswith("*")]

@@ -58,7 +58,7 @@ REGIONAL_SERVICES = (
     "sns",
 )
 # Written only through statements scoped to this stack's names (or global endpoints).
-SCOPED_SERVICES = ("eks", "iam", "kms", "route53", "s3", "secretsmanager")
+SCOPED_SERVICES = ("budgets", "ce", "eks", "iam", "kms", "route53", "s3", "secretsmanager")
 WRITE_VERBS = (
     "Create*",
     "Delete*",
@@ -83,6 +83,8 @@ WRITE_VERBS = (
     "Set*",
     "Reboot*",
     "BatchDelete*",
+    # A Transit Gateway accepts its peering attachments.
+    "Accept*",
 )
 # Read actions per service where Get* or List* would include data (object contents, secret
 # values, log events, image layers, instance passwords).
@@ -116,6 +118,13 @@ _NARROW_READS: Mapping[str, tuple[str, ...]] = {
         "ecr:GetRegistryPolicy",
         "ecr:GetRegistryScanningConfiguration",
         "ecr:ListTagsForResource",
+    ),
+    "budgets": ("budgets:ViewBudget", "budgets:ListTagsForResource"),
+    "ce": (
+        "ce:GetAnomalyMonitors",
+        "ce:GetAnomalySubscriptions",
+        "ce:ListCostAllocationTags",
+        "ce:ListTagsForResource",
     ),
     "ec2": (
         "ec2:Describe*",
@@ -208,6 +217,8 @@ class DeployScope:
     cluster_name: str
     bucket_arns: tuple[str, ...]
     dns_suffix: str = "amazonaws.com"
+    # A secondary accepts its Transit Gateway peering in the primary's region.
+    primary_region: str | None = None
 
 
 def deploy_statements(scope: DeployScope) -> list[dict[str, Any]]:
@@ -341,6 +352,55 @@ def deploy_statements(scope: DeployScope) -> list[dict[str, Any]]:
             "Action": [f"route53:{verb}" for verb in ("Create*", "Delete*", "Change*", "Update*")],
             "Resource": "*",
         },
+        {
+            # Budgets is a global API: this stack's budget by name, not by region.
+            "Sid": "OwnBudget",
+            "Effect": "Allow",
+            "Action": ["budgets:ModifyBudget", "budgets:TagResource", "budgets:UntagResource"],
+            "Resource": f"arn:{p}:budgets::{account}:budget/*-{scope.stack}-monthly",
+        },
+        {
+            # Anomaly monitors and subscriptions get random ids; tag activation is per account.
+            "Sid": "CostWatchers",
+            "Effect": "Allow",
+            "Action": [
+                "ce:CreateAnomalyMonitor",
+                "ce:UpdateAnomalyMonitor",
+                "ce:DeleteAnomalyMonitor",
+                "ce:CreateAnomalySubscription",
+                "ce:UpdateAnomalySubscription",
+                "ce:DeleteAnomalySubscription",
+                "ce:UpdateCostAllocationTagsStatus",
+                "ce:TagResource",
+                "ce:UntagResource",
+            ],
+            "Resource": "*",
+        },
+        *(
+            [
+                {
+                    # The accepting side of this secondary's peering, routes and association
+                    # live in the primary's region (components/multiregion/peering.py).
+                    "Sid": "PeeringInPrimaryRegion",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ec2:AcceptTransitGatewayPeeringAttachment",
+                        "ec2:AssociateTransitGatewayRouteTable",
+                        "ec2:DisassociateTransitGatewayRouteTable",
+                        "ec2:CreateTransitGatewayRoute",
+                        "ec2:DeleteTransitGatewayRoute",
+                        "ec2:ReplaceTransitGatewayRoute",
+                        "ec2:DeleteTransitGatewayPeeringAttachment",
+                        "ec2:CreateTags",
+                        "ec2:DeleteTags",
+                    ],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:RequestedRegion": scope.primary_region}},
+                }
+            ]
+            if scope.primary_region
+            else []
+        ),
     ]
 
 
@@ -358,6 +418,8 @@ class CiIdentityArgs:
     repository_names: Sequence[str]
     image_repositories: Sequence[str]
     image_refs: Sequence[str]
+    # A secondary's primary region (its peering's accepting side), else None.
+    primary_region: pulumi.Input[str] | None = None
 
 
 class CiIdentity(pulumi.ComponentResource):
@@ -412,7 +474,11 @@ class CiIdentity(pulumi.ComponentResource):
 
         repo = PLATFORM_REPOSITORY
         scope = pulumi.Output.all(
-            account.partition, account.account_id, account.dns_suffix, *args.bucket_arns
+            account.partition,
+            account.account_id,
+            account.dns_suffix,
+            args.primary_region,
+            *args.bucket_arns,
         ).apply(
             lambda v: DeployScope(
                 partition=v[0],
@@ -420,8 +486,9 @@ class CiIdentity(pulumi.ComponentResource):
                 region=account.region,
                 stack=args.stack,
                 cluster_name=args.cluster_name,
-                bucket_arns=tuple(v[3:]),
+                bucket_arns=tuple(v[4:]),
                 dns_suffix=v[2],
+                primary_region=v[3],
             )
         )
         deploy = role(
