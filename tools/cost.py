@@ -184,6 +184,8 @@ FREE_TYPES: dict[str, str] = {
     "aws:ec2/securityGroup:SecurityGroup": "security groups are free",
     "aws:ec2/subnet:Subnet": "subnets are free",
     "aws:ec2/vpc:Vpc": "VPCs are free",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "repository settings",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is free",
     "aws:eks/accessEntry:AccessEntry": "EKS access entries are free",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "EKS access entries are free",
     "aws:eks/addon:Addon": "managed add-ons are free (they run on the nodes)",
@@ -266,6 +268,15 @@ USAGE: dict[str, list[tuple[str, str]]] = {
         ("backups copied to another region", "transfer/inter-region")
     ],
     "aws:s3/bucket:Bucket": [("Standard storage", "s3/standard-storage")],
+    "aws:ecr/repository:Repository": [("image storage", "ecr/storage")],
+    # Enhanced scanning bills Amazon Inspector per image pushed and per rescan.
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": [
+        ("enhanced scan of each image pushed", "inspector/ecr-initial-scan"),
+        ("continuous rescans", "inspector/ecr-rescan"),
+    ],
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": [
+        ("images replicated to another region", "transfer/inter-region")
+    ],
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": [
         ("objects replicated to another region", "transfer/inter-region")
     ],
