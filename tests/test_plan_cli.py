@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tools import plan as plan_module
 from tools.plan import main
-from tools.synth import ROOT
+from tools.synth import ROOT, Plan, synth
 
 CONTRACT_KEYS = {"urn", "type", "name", "parent", "provider", "custom", "inputs", "dependencies"}
+
+
+@pytest.fixture(autouse=True)
+def _session_plans(monkeypatch: pytest.MonkeyPatch, plan_of: Callable[[str], Plan]) -> None:
+    """These tests are about the CLI around the plan: the checked-in stacks' plans come from
+    the session's (a copy each time), copies of the project are synthesized for real."""
+
+    def cached(stack: str, root: Path = ROOT) -> Plan:
+        return copy.deepcopy(plan_of(stack)) if root == ROOT else synth(stack, root)
+
+    monkeypatch.setattr(plan_module, "synth", cached)
 
 
 def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
