@@ -24,7 +24,6 @@ from components.observability.alerts import SloTargets, alert_groups
 from components.observability.observability import (
     ALERTING_KEYS,
     RUNBOOK,
-    UNSET,
     dashboard_files,
 )
 from components.prerequisites import PREREQUISITES_OUTPUT
@@ -418,7 +417,9 @@ def test_integration_secrets_start_as_placeholders_a_person_replaces(
         assert how.startswith("aws secretsmanager put-secret-value --region us-east-1 ")
         assert f"--secret-id {entry} " in how
         assert all(f'"{key}"' in how for key in keys)
-    assert RUNBOOK in UNSET and (ROOT / RUNBOOK).is_file()
+    # The placeholder and the prerequisite name this runbook: it must exist.
+    assert (ROOT / RUNBOOK).is_file()
+    assert all(RUNBOOK in required[f"agent-factory-prod/{p}"]["what"] for p in ("grafana/oidc",))
     # The two integration entries here, the services' cache token and LLM keys (one
     # ExternalSecret per workload that reads them), and Argo CD's OIDC, webhook and
     # notification secrets, each declared by its owner.

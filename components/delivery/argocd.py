@@ -14,12 +14,10 @@ kinds, only the namespaced kinds the chart renders; in prod, sync windows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.addons import argocd
@@ -29,12 +27,12 @@ from components.context import ClusterContext
 from components.k8s.namespaces import FencedNamespace, Ingress, NamespaceSpec
 from components.observability.alerts import Alert
 from components.prerequisites import Prerequisite, prerequisites_output
+from components.secrets import SecretSpec, out_of_band_secret
 from components.security.security import SecretStore
 from components.settings import DeliverySettings
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 RUNBOOK = "docs/runbooks/argocd-setup.md"
-UNSET = f"UNSET: see {RUNBOOK}"
 # GitHub's webhook source ranges (api.github.com/meta, "hooks").
 GITHUB_HOOK_CIDRS = ("192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20")
 WEBHOOK_PATH = "/api/webhook"
@@ -347,33 +345,17 @@ class ArgoCD(pulumi.ComponentResource):
         """A Secrets Manager entry set out of band (placeholder first, never overwritten)
         and its ExternalSecret into argocd."""
         args = self._args
-        entry = f"{args.cluster_name}/{path}"
-        secret = aws.secretsmanager.Secret(
+        made = out_of_band_secret(
             f"{self._name}-{name}",
-            name=entry,
-            description=f"JSON with keys {', '.join(properties)}; values set out of band",
-            kms_key_id=args.secrets_key_arn,
-            recovery_window_in_days=30 if args.protect else 7,
-            opts=pulumi.ResourceOptions(parent=self),
+            SecretSpec(path, properties, purpose, RUNBOOK),
+            cluster_name=args.cluster_name,
+            region=args.cluster.account.region,
+            kms_key_arn=args.secrets_key_arn,
+            protect=args.protect,
+            parent=self,
         )
-        placeholder = aws.secretsmanager.SecretVersion(
-            f"{self._name}-{name}-placeholder",
-            secret_id=secret.id,
-            secret_string=json.dumps(dict.fromkeys(properties, UNSET)),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secret_string"]),
-        )
-        value = json.dumps({key: f"<{key}>" for key in properties})
-        self._prerequisites.append(
-            Prerequisite(
-                what=f"Secrets Manager entry {entry} holds {purpose} (until then it holds "
-                f"a placeholder; see {RUNBOOK})",
-                how=(
-                    f"aws secretsmanager put-secret-value --region {args.cluster.account.region} "
-                    f"--secret-id {entry} --secret-string '{value}'"
-                ),
-                secret=entry,
-            )
-        )
+        self._prerequisites.append(made.prerequisite)
+        secret, placeholder = made.secret, made.placeholder
         return self._external_secret(
             name,
             target,

@@ -66,6 +66,7 @@ from components.observability.opensearch_setup import (
     opensearch_admin_role,
 )
 from components.prerequisites import Prerequisite, prerequisites_output
+from components.secrets import SecretSpec, out_of_band_secret
 from components.security.security import SecretStore
 from components.settings import ObservabilitySettings
 
@@ -75,8 +76,6 @@ RUNBOOK = "docs/runbooks/alerting-integrations.md"
 ALERTING_SECRET = "alerting/integrations"
 ALERTING_KEYS = ("pagerduty-routing-key", "slack-webhook-url", "deadmans-switch-url")
 GRAFANA_OIDC_SECRET = "grafana/oidc"
-# What a placeholder holds: not a key, not a URL, so every integration fails loudly.
-UNSET = f"UNSET: see {RUNBOOK}"
 # OpenSearch log types published to CloudWatch (AUDIT_LOGS needs fine-grained access
 # control, which the domain enables).
 OPENSEARCH_LOGS = {
@@ -366,39 +365,21 @@ class Observability(pulumi.ComponentResource):
     ) -> k8s.apiextensions.CustomResource:
         """A Secrets Manager entry mirrored into ``monitoring/<name>``.
 
-        The entry starts with a placeholder value (``UNSET``) so External Secrets has
-        something to sync and the pods that mount it start; the real value is set out of
-        band (the prerequisite) and ``ignore_changes`` keeps Pulumi from putting the
-        placeholder back.
+        The entry is set out of band (``components/secrets.py``): a placeholder first, the
+        value by the prerequisite the preview prints.
         """
         args = self._args
-        entry = f"{args.cluster_name}/{path}"
-        secret = aws.secretsmanager.Secret(
+        made = out_of_band_secret(
             f"{self._name}-{name}",
-            name=entry,
-            description=f"JSON with keys {', '.join(properties)}; values set out of band",
-            kms_key_id=args.secrets_key_arn,
-            recovery_window_in_days=30 if args.protect else 7,
-            opts=pulumi.ResourceOptions(parent=self),
+            SecretSpec(path, properties, purpose, RUNBOOK),
+            cluster_name=args.cluster_name,
+            region=args.cluster.account.region,
+            kms_key_arn=args.secrets_key_arn,
+            protect=args.protect,
+            parent=self,
         )
-        placeholder = aws.secretsmanager.SecretVersion(
-            f"{self._name}-{name}-placeholder",
-            secret_id=secret.id,
-            secret_string=json.dumps(dict.fromkeys(properties, UNSET)),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secret_string"]),
-        )
-        value = json.dumps({key: f"<{key}>" for key in properties})
-        self._prerequisites.append(
-            Prerequisite(
-                what=f"Secrets Manager entry {entry} holds {purpose} (until then it holds "
-                f"placeholders and that integration fails; see {RUNBOOK})",
-                how=(
-                    f"aws secretsmanager put-secret-value --region {args.cluster.account.region} "
-                    f"--secret-id {entry} --secret-string '{value}'"
-                ),
-                secret=entry,
-            )
-        )
+        self._prerequisites.append(made.prerequisite)
+        secret, placeholder = made.secret, made.placeholder
         return k8s.apiextensions.CustomResource(
             f"{self._name}-{name}-sync",
             api_version="external-secrets.io/v1",
