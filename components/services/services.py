@@ -89,6 +89,18 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class RemoteWriter:
+    """The primary's writer database as a secondary's services reach it over the private
+    path (docs/multi-region.md): its address and port, and its data subnets (egress)."""
+
+    host: pulumi.Input[str]
+    # IAM auth tokens are signed for the database's region, not the pod's.
+    region: pulumi.Input[str]
+    port: pulumi.Input[int]
+    cidrs: pulumi.Input[list[str]]
+
+
+@dataclass(frozen=True)
 class DataEndpoints:
     """The data stores as the workloads reach them: hosts, ports, the subnets they live in
     (NetworkPolicy egress) and the secrets holding their credentials."""
@@ -107,6 +119,8 @@ class DataEndpoints:
     subnet_cidrs: tuple[str, ...]
     # A cross-region replica carries the primary's roles; only a writer needs them made.
     database_is_replica: bool
+    # Where writes go while the database is a replica (a secondary); None: the local one.
+    writer: RemoteWriter | None = None
 
 
 @dataclass(frozen=True)
@@ -381,6 +395,20 @@ class Services(pulumi.ComponentResource):
                 topic=settings.kafka_topic,
                 consumerGroup=settings.kafka_consumer_group,
             )
+        postgres: dict[str, Any] = {
+            "host": data.postgres_host,
+            "port": data.postgres_port,
+            "database": data.database,
+            "user": data.database_user,
+            "cidrs": list(data.subnet_cidrs),
+        }
+        if data.writer is not None:
+            postgres["writer"] = {
+                "host": data.writer.host,
+                "region": data.writer.region,
+                "port": data.writer.port,
+                "cidrs": data.writer.cidrs,
+            }
         return {
             "global": {
                 "environment": args.environment,
@@ -404,13 +432,7 @@ class Services(pulumi.ComponentResource):
                     for secret, arn in sorted(args.llm_secret_arns.items())
                 ],
                 "dataStores": {
-                    "postgres": {
-                        "host": data.postgres_host,
-                        "port": data.postgres_port,
-                        "database": data.database,
-                        "user": data.database_user,
-                        "cidrs": list(data.subnet_cidrs),
-                    },
+                    "postgres": postgres,
                     "cache": {
                         "host": data.cache_host,
                         "port": data.cache_port,
