@@ -78,7 +78,9 @@ from components.services.services import (
     Services,
     ServicesArgs,
     StackRecord,
+    values_file,
 )
+from components.services.standby import chart_floors, standby_min_replicas
 from components.settings import WORKLOADS, Settings
 from components.supply.identity import CiIdentity, CiIdentityArgs
 from components.supply.registry import ImageRegistry, ImageRegistryArgs, repository_name
@@ -680,6 +682,16 @@ class Region(pulumi.ComponentResource):
                 if self.hosted_zone_id is not None
                 else None
             )
+        # A warm standby runs fewer pods too, or they would hold its smaller pools full.
+        standby = settings.multi_region.standby if settings.multi_region is not None else None
+        min_replicas = (
+            standby_min_replicas(
+                chart_floors(values_file(settings.environment)),
+                standby.min_replicas_percent,
+            )
+            if standby is not None
+            else None
+        )
         # The repositories of this region's ImageRegistry, unless the stack names another.
         registry = settings.services.registry or self.image_registry.url
         pools = {w: settings.services.pool(w) for w in WORKLOADS}
@@ -744,6 +756,7 @@ class Region(pulumi.ComponentResource):
                     security.rollouts_release,
                     observability.prometheus_release,
                 ],
+                min_replicas=min_replicas,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

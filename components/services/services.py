@@ -168,6 +168,9 @@ class ServicesArgs:
     # Rollouts and AnalysisTemplates, and the ingress controller's admission webhook. The
     # ApplicationSet waits for them, so Argo CD applies nothing before they exist.
     depends_on: Sequence[pulumi.Resource]
+    # Workload -> autoscaling.minReplicas replacing the environment's (a warm standby,
+    # components/services/standby.py); None or absent: the chart's values.
+    min_replicas: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         for label, mapping in (
@@ -177,6 +180,9 @@ class ServicesArgs:
             missing = sorted(set(WORKLOADS) - set(mapping))
             if missing:
                 raise ValueError(f"ServicesArgs.{label}: no entry for {missing}")
+        unknown = sorted(set(self.min_replicas or {}) - set(WORKLOADS))
+        if unknown:
+            raise ValueError(f"ServicesArgs.min_replicas: {unknown} are not workloads")
 
 
 def image_reference(registry: str, workload: str, tag: str, digest: str) -> str:
@@ -386,6 +392,7 @@ class Services(pulumi.ComponentResource):
     @staticmethod
     def _values(args: ServicesArgs) -> dict[str, Any]:
         settings, data = args.settings, args.data
+        min_replicas = args.min_replicas or {}
         kafka: dict[str, Any] = {"enabled": data.kafka_brokers is not None}
         if data.kafka_brokers is not None:
             kafka.update(
@@ -453,6 +460,11 @@ class Services(pulumi.ComponentResource):
                     "serviceAccountName": args.service_accounts[workload],
                     "nodeSelector": dict(args.placements[workload].node_selector),
                     "tolerations": [dict(t) for t in args.placements[workload].tolerations],
+                    **(
+                        {"autoscaling": {"minReplicas": min_replicas[workload]}}
+                        if workload in min_replicas
+                        else {}
+                    ),
                 }
                 for workload in WORKLOADS
             },
