@@ -41,7 +41,9 @@ pulumi.export("clusterSecurityGroupId", region.cluster_security_group_id)
 pulumi.export("nodeRoleArn", region.node_role_arn)
 
 data = region.data_stores
-pulumi.export("postgresEndpoint", data.postgres_endpoint)
+pulumi.export(CONTRACT.POSTGRES_ENDPOINT, data.postgres_endpoint)
+pulumi.export(CONTRACT.POSTGRES_PORT, data.postgres_port)
+pulumi.export(CONTRACT.POSTGRES_RESOURCE_ID, data.postgres_resource_id)
 pulumi.export("postgresReaderEndpoints", data.postgres_reader_endpoints)
 pulumi.export(CONTRACT.POSTGRES_ARN, data.postgres_instance_arn)
 if data.postgres_master_secret_arn is not None:  # a replica's secret lives with the primary

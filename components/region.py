@@ -43,6 +43,7 @@ from components.multiregion.crossstack import (
     RegionLink,
     ReplicationTarget,
     SecondaryOutputs,
+    dbuser_arn,
     read_primary,
     read_secondaries,
 )
@@ -73,10 +74,13 @@ from components.services.services import (
     DataEndpoints,
     Delivery,
     Placement,
+    RemoteWriter,
     Services,
     ServicesArgs,
     StackRecord,
+    values_file,
 )
+from components.services.standby import chart_floors, standby_min_replicas
 from components.settings import WORKLOADS, Settings
 from components.supply.identity import CiIdentity, CiIdentityArgs
 from components.supply.registry import ImageRegistry, ImageRegistryArgs, repository_name
@@ -331,6 +335,8 @@ class Region(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # A secondary's replica is read-only: its services write to the primary's writer.
+        writer = primary if primary is not None and data_stores.postgres_is_replica else None
         security = Security(
             f"{name}-security",
             SecurityArgs(
@@ -366,6 +372,13 @@ class Region(pulumi.ComponentResource):
                 ),
                 multi_region_trail=settings.role != "secondary",
                 hosted_zone_id=self.hosted_zone_id,
+                remote_writer_user_arn=(
+                    pulumi.Output.all(
+                        writer.postgres_instance_arn, writer.postgres_resource_id
+                    ).apply(lambda v: dbuser_arn(v[0], v[1], DATABASE_USER))
+                    if writer is not None
+                    else None
+                ),
             ),
             # The trail needs the audit bucket's policy; charts need schedulable nodes.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[data_stores, addons]),
@@ -478,7 +491,21 @@ class Region(pulumi.ComponentResource):
         self._peering(primary, network)
         self.argocd = self._argocd(keys, security, observability)
         self._supply_chain(node_pools, data_stores, targets, primary)
-        self.services = self._services(data_stores, security, observability)
+        self.services = self._services(
+            data_stores,
+            security,
+            observability,
+            (
+                RemoteWriter(
+                    writer.postgres_endpoint,
+                    writer.region,
+                    writer.postgres_port,
+                    writer.data_subnet_cidrs,
+                )
+                if writer is not None
+                else None
+            ),
+        )
 
         self.vpc_id = network.vpc_id
         self.private_subnet_ids = network.private_subnet_ids
@@ -631,7 +658,11 @@ class Region(pulumi.ComponentResource):
         )
 
     def _services(
-        self, data_stores: DataStores, security: Security, observability: Observability
+        self,
+        data_stores: DataStores,
+        security: Security,
+        observability: Observability,
+        writer: RemoteWriter | None,
     ) -> Services:
         settings = self._settings
         network = settings.network
@@ -651,6 +682,16 @@ class Region(pulumi.ComponentResource):
                 if self.hosted_zone_id is not None
                 else None
             )
+        # A warm standby runs fewer pods too, or they would hold its smaller pools full.
+        standby = settings.multi_region.standby if settings.multi_region is not None else None
+        min_replicas = (
+            standby_min_replicas(
+                chart_floors(values_file(settings.environment)),
+                standby.min_replicas_percent,
+            )
+            if standby is not None
+            else None
+        )
         # The repositories of this region's ImageRegistry, unless the stack names another.
         registry = settings.services.registry or self.image_registry.url
         pools = {w: settings.services.pool(w) for w in WORKLOADS}
@@ -682,6 +723,7 @@ class Region(pulumi.ComponentResource):
                     artifacts_bucket=data_stores.bucket_names["artifacts"],
                     subnet_cidrs=tuple(str(cidr) for cidr in network.subnets.data),
                     database_is_replica=data_stores.postgres_is_replica,
+                    writer=writer,
                 ),
                 llm_secret_arns=data_stores.application_secret_arns,
                 placements={
@@ -714,6 +756,7 @@ class Region(pulumi.ComponentResource):
                     security.rollouts_release,
                     observability.prometheus_release,
                 ],
+                min_replicas=min_replicas,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

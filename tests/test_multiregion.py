@@ -347,6 +347,14 @@ def test_promoting_a_secondary_makes_it_a_writer() -> None:
     # Same URN as the replica: promotion is an update, never a replacement.
     assert writer.urn.endswith("::prod-us-west-2-data-postgres")
     assert "postgresMasterSecretArn" in plan.outputs
+    # Its services now write locally: no remote writer, one dbuser (its own instance).
+    from tests.test_writepath import database_statements, platform_values
+
+    assert "writer" not in platform_values(plan)["global"]["dataStores"]["postgres"]
+    resource_id = state(plan, writer.urn)["resourceId"]
+    assert set(database_statements(plan).values()) == {
+        f"arn:aws:rds-db:us-west-2:123456789012:dbuser:{resource_id}/agent_factory"
+    }
 
 
 # -- object storage -------------------------------------------------------------------

@@ -41,8 +41,17 @@ def secondary(standby: dict[str, Any] | None, **data: Any) -> Any:
 def test_a_standby_adds_its_longest_scale_up_to_the_failover() -> None:
     full = secondary(None)
     assert recovery.scale_up_minutes(full) == 0
-    nodes = secondary({"nodePoolMinPercent": 50})
+    nodes = secondary({"nodePoolMinPercent": 50, "minReplicasPercent": 100})
     assert recovery.scale_up_minutes(nodes) == recovery.NODE_SCALE_UP_MINUTES
+    # Fewer pods too: they start once Argo CD raised their minimum and the nodes joined.
+    pods = secondary({"nodePoolMinPercent": 50})
+    assert recovery.scale_up_minutes(pods) == (
+        recovery.NODE_SCALE_UP_MINUTES + recovery.POD_START_MINUTES
+    )
+    pods_only = secondary({"nodePoolMinPercent": 100, "minReplicasPercent": 50})
+    assert recovery.scale_up_minutes(pods_only) == (
+        recovery.ARGO_SYNC_MINUTES + recovery.POD_START_MINUTES
+    )
     cache = secondary({"cacheNodeType": "cache.m7g.large"})
     assert recovery.scale_up_minutes(cache) == recovery.CACHE_SCALE_UP_MINUTES
     assert recovery.failover_rto(cache) == (

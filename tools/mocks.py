@@ -42,6 +42,16 @@ def kms_key_arn(region: str, resource_name: str) -> str:
     )
 
 
+def rds_address(identifier: str, region: str) -> str:
+    """An RDS instance's DNS name: <identifier>.<account and region hash>.<region>...."""
+    return f"{identifier}.c{stable_hex(region, 12)}.{region}.rds.amazonaws.com"
+
+
+def rds_resource_id(resource_name: str) -> str:
+    """An RDS instance's DbiResourceId (db-<26 upper-case characters>)."""
+    return f"db-{stable_hex(resource_name, 26).upper()}"
+
+
 def hosted_zone_id(resource_name: str) -> str:
     return f"Z{stable_hex(resource_name, 20).upper()}"
 
@@ -171,15 +181,15 @@ class PlatformMocks(Mocks):
 
     def _rds_instance(self, args: MockResourceArgs, state: State) -> State:
         identifier = state.get("identifier") or _physical_name(args)
-        address = f"{identifier}.c{stable_hex(self.region, 12)}.{self.region}.rds.amazonaws.com"
+        address = rds_address(identifier, self.region)
         secret_arn = (
             f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:"
             f"rds!db-{stable_hex(args.name, 8)}"
         )
         managed = bool(state.get("manageMasterUserPassword"))
         return {
-            "id": f"db-{stable_hex(args.name, 26).upper()}",
-            "resourceId": f"db-{stable_hex(args.name, 26).upper()}",
+            "id": rds_resource_id(args.name),
+            "resourceId": rds_resource_id(args.name),
             "identifier": identifier,
             "arn": f"arn:{PARTITION}:rds:{self.region}:{ACCOUNT_ID}:db:{identifier}",
             "address": address,

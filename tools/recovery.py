@@ -39,6 +39,11 @@ PROMOTE_MINUTES = 15
 REPOINT_MINUTES = 5
 # EKS managed node groups: EC2 launch, bootstrap, join, pods scheduled.
 NODE_SCALE_UP_MINUTES = 10
+# Argo CD applies the Application the updated ApplicationSet regenerates (the new minimum
+# replicas): a watch event, bounded by its reconciliation interval (3 min by default).
+ARGO_SYNC_MINUTES = 3
+# A new pod on a new node: image pull, start, readiness.
+POD_START_MINUTES = 2
 # ElastiCache online scaling: a node type change or replicas added, shard by shard.
 CACHE_SCALE_UP_MINUTES = 30
 # MSK broker type update: rolling, one broker at a time.
@@ -96,8 +101,13 @@ def scale_up_minutes(secondary: Settings) -> float:
     if standby is None:
         return 0
     steps = []
-    if standby.node_pool_min_percent < 100:
-        steps.append(NODE_SCALE_UP_MINUTES)
+    nodes = NODE_SCALE_UP_MINUTES if standby.node_pool_min_percent < 100 else 0
+    if nodes:
+        steps.append(nodes)
+    if standby.min_replicas_percent < 100:
+        # The services' minimum replicas come back through Argo CD while the node groups'
+        # minimum grows (the same `pulumi up`); the pods start once both have happened.
+        steps.append(max(ARGO_SYNC_MINUTES, nodes) + POD_START_MINUTES)
     if standby.cache_node_type is not None or standby.cache_replicas_per_shard is not None:
         steps.append(CACHE_SCALE_UP_MINUTES)
     kafka = secondary.data_stores.kafka

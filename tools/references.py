@@ -15,7 +15,15 @@ from typing import Any
 from components.data.datastores import bucket_name
 from components.multiregion import crossstack
 from components.settings import PROJECT, Settings, SettingsError
-from tools.mocks import ACCOUNT_ID, PARTITION, hosted_zone_id, kms_key_arn, stable_hex
+from tools.mocks import (
+    ACCOUNT_ID,
+    PARTITION,
+    hosted_zone_id,
+    kms_key_arn,
+    rds_address,
+    rds_resource_id,
+    stable_hex,
+)
 from tools.stackconfig import StackConfigError, stack_settings
 
 Outputs = dict[str, Any]
@@ -24,13 +32,16 @@ Outputs = dict[str, Any]
 def outputs_of(settings: Settings) -> Outputs:
     """The multi-region contract of one deployed stack (components/multiregion/crossstack.py)."""
     region, stack = settings.region, settings.stack
+    # The writer (or replica) Region's DataStores create: <stack>-data-postgres.
+    identifier, postgres = f"{settings.cluster_name}-postgres", f"{stack}-data-postgres"
     outputs: Outputs = {
         "region": region,
         crossstack.VPC_CIDR: str(settings.network.vpc_network),
         crossstack.DATA_SUBNET_CIDRS: [str(cidr) for cidr in settings.network.subnets.data],
-        crossstack.POSTGRES_ARN: (
-            f"arn:{PARTITION}:rds:{region}:{ACCOUNT_ID}:db:{settings.cluster_name}-postgres"
-        ),
+        crossstack.POSTGRES_ARN: f"arn:{PARTITION}:rds:{region}:{ACCOUNT_ID}:db:{identifier}",
+        crossstack.POSTGRES_ENDPOINT: rds_address(identifier, region),
+        crossstack.POSTGRES_PORT: 5432,
+        crossstack.POSTGRES_RESOURCE_ID: rds_resource_id(postgres),
     }
     multi = settings.multi_region
     if multi is not None:

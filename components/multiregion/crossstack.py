@@ -2,7 +2,9 @@
 
 The contract is a handful of stack outputs, named here once:
 
-- the primary exports ``region``, ``postgresInstanceArn``, ``hostedZoneId``, ``vpcCidr``,
+- the primary exports ``region``, ``postgresInstanceArn``, its writer
+  (``postgresEndpoint``, ``postgresPort``, ``postgresResourceId``: where a secondary's
+  services write, and what their IAM authentication names), ``hostedZoneId``, ``vpcCidr``,
   its Transit Gateway (``transitGatewayId``, ``transitGatewayRouteTableId``) and
   ``dataSubnetCidrs`` and, with a cache Global Datastore, ``cacheGlobalReplicationGroupId``
   and ``cacheAuthToken``;
@@ -25,6 +27,9 @@ import pulumi
 
 REGION = "region"
 POSTGRES_ARN = "postgresInstanceArn"
+POSTGRES_ENDPOINT = "postgresEndpoint"
+POSTGRES_PORT = "postgresPort"
+POSTGRES_RESOURCE_ID = "postgresResourceId"
 HOSTED_ZONE_ID = "hostedZoneId"
 VPC_CIDR = "vpcCidr"
 CACHE_GLOBAL_GROUP = "cacheGlobalReplicationGroupId"
@@ -106,6 +111,17 @@ class RegionLink:
         }
 
 
+def dbuser_arn(instance_arn: str, resource_id: str, user: str) -> str:
+    """The ``rds-db:connect`` resource of ``user`` on the instance ``instance_arn``: IAM
+    authentication names the instance by its resource id (``db-...``), in the instance's
+    own partition, region and account, which its ARN carries."""
+    parts = instance_arn.split(":")
+    if len(parts) != 7 or parts[2] != "rds" or parts[5] != "db":
+        raise ValueError(f"{instance_arn!r} is not the ARN of an RDS DB instance")
+    _, partition, _, region, account, _, _ = parts
+    return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}"
+
+
 def _require(reference: pulumi.StackReference, stack: str, name: str) -> pulumi.Output[Any]:
     """``require_output`` with a message that says which stack and what to do about it."""
 
@@ -127,6 +143,10 @@ class PrimaryOutputs:
     stack: str
     region: pulumi.Output[str]
     postgres_instance_arn: pulumi.Output[str]
+    # The writer a secondary's services send their writes to, over the private path.
+    postgres_endpoint: pulumi.Output[str]
+    postgres_port: pulumi.Output[int]
+    postgres_resource_id: pulumi.Output[str]
     hosted_zone_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
     transit_gateway_id: pulumi.Output[str]
@@ -148,6 +168,10 @@ def read_primary(
         stack=qualified,
         region=_require(reference, qualified, REGION),
         postgres_instance_arn=_require(reference, qualified, POSTGRES_ARN),
+        postgres_endpoint=_require(reference, qualified, POSTGRES_ENDPOINT),
+        # Stack outputs travel as JSON numbers (floats in Python): a port is an integer.
+        postgres_port=_require(reference, qualified, POSTGRES_PORT).apply(int),
+        postgres_resource_id=_require(reference, qualified, POSTGRES_RESOURCE_ID),
         hosted_zone_id=_require(reference, qualified, HOSTED_ZONE_ID),
         vpc_cidr=_require(reference, qualified, VPC_CIDR),
         transit_gateway_id=_require(reference, qualified, TRANSIT_GATEWAY_ID),

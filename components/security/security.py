@@ -122,6 +122,13 @@ class SecurityArgs:
     multi_region_trail: bool
     # Route 53 zone for DNS-01; None lets cert-manager find the zone by the domain name.
     hosted_zone_id: pulumi.Input[str] | None
+    # A secondary's services also log in to the primary's writer: its rds-db:connect ARN.
+    remote_writer_user_arn: pulumi.Input[str] | None = None
+
+
+def _one_or_list(first: str, second: str | None) -> str | list[str]:
+    """An IAM Resource: one ARN as a string (as before a second existed), two as a list."""
+    return first if not second else [first, second]
 
 
 @dataclass(frozen=True)
@@ -621,15 +628,21 @@ class Security(pulumi.ComponentResource):
             ]
         )
         database = pulumi.Output.all(
-            account.partition, account.account_id, args.postgres_resource_id
+            account.partition,
+            account.account_id,
+            args.postgres_resource_id,
+            args.remote_writer_user_arn,
         ).apply(
             lambda v: [
                 {
                     "Sid": "DatabaseIamAuth",
                     "Effect": "Allow",
                     "Action": "rds-db:connect",
-                    "Resource": (
-                        f"arn:{v[0]}:rds-db:{account.region}:{v[1]}:dbuser:{v[2]}/{DATABASE_USER}"
+                    # The local database (a secondary's replica serves the reads) and, in a
+                    # secondary, the primary's writer (its writes).
+                    "Resource": _one_or_list(
+                        f"arn:{v[0]}:rds-db:{account.region}:{v[1]}:dbuser:{v[2]}/{DATABASE_USER}",
+                        v[3],
                     ),
                 }
             ]

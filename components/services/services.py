@@ -89,6 +89,18 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class RemoteWriter:
+    """The primary's writer database as a secondary's services reach it over the private
+    path (docs/multi-region.md): its address and port, and its data subnets (egress)."""
+
+    host: pulumi.Input[str]
+    # IAM auth tokens are signed for the database's region, not the pod's.
+    region: pulumi.Input[str]
+    port: pulumi.Input[int]
+    cidrs: pulumi.Input[list[str]]
+
+
+@dataclass(frozen=True)
 class DataEndpoints:
     """The data stores as the workloads reach them: hosts, ports, the subnets they live in
     (NetworkPolicy egress) and the secrets holding their credentials."""
@@ -107,6 +119,8 @@ class DataEndpoints:
     subnet_cidrs: tuple[str, ...]
     # A cross-region replica carries the primary's roles; only a writer needs them made.
     database_is_replica: bool
+    # Where writes go while the database is a replica (a secondary); None: the local one.
+    writer: RemoteWriter | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,9 @@ class ServicesArgs:
     # Rollouts and AnalysisTemplates, and the ingress controller's admission webhook. The
     # ApplicationSet waits for them, so Argo CD applies nothing before they exist.
     depends_on: Sequence[pulumi.Resource]
+    # Workload -> autoscaling.minReplicas replacing the environment's (a warm standby,
+    # components/services/standby.py); None or absent: the chart's values.
+    min_replicas: Mapping[str, int] | None = None
 
     def __post_init__(self) -> None:
         for label, mapping in (
@@ -163,6 +180,9 @@ class ServicesArgs:
             missing = sorted(set(WORKLOADS) - set(mapping))
             if missing:
                 raise ValueError(f"ServicesArgs.{label}: no entry for {missing}")
+        unknown = sorted(set(self.min_replicas or {}) - set(WORKLOADS))
+        if unknown:
+            raise ValueError(f"ServicesArgs.min_replicas: {unknown} are not workloads")
 
 
 def image_reference(registry: str, workload: str, tag: str, digest: str) -> str:
@@ -372,6 +392,7 @@ class Services(pulumi.ComponentResource):
     @staticmethod
     def _values(args: ServicesArgs) -> dict[str, Any]:
         settings, data = args.settings, args.data
+        min_replicas = args.min_replicas or {}
         kafka: dict[str, Any] = {"enabled": data.kafka_brokers is not None}
         if data.kafka_brokers is not None:
             kafka.update(
@@ -381,6 +402,20 @@ class Services(pulumi.ComponentResource):
                 topic=settings.kafka_topic,
                 consumerGroup=settings.kafka_consumer_group,
             )
+        postgres: dict[str, Any] = {
+            "host": data.postgres_host,
+            "port": data.postgres_port,
+            "database": data.database,
+            "user": data.database_user,
+            "cidrs": list(data.subnet_cidrs),
+        }
+        if data.writer is not None:
+            postgres["writer"] = {
+                "host": data.writer.host,
+                "region": data.writer.region,
+                "port": data.writer.port,
+                "cidrs": data.writer.cidrs,
+            }
         return {
             "global": {
                 "environment": args.environment,
@@ -404,13 +439,7 @@ class Services(pulumi.ComponentResource):
                     for secret, arn in sorted(args.llm_secret_arns.items())
                 ],
                 "dataStores": {
-                    "postgres": {
-                        "host": data.postgres_host,
-                        "port": data.postgres_port,
-                        "database": data.database,
-                        "user": data.database_user,
-                        "cidrs": list(data.subnet_cidrs),
-                    },
+                    "postgres": postgres,
                     "cache": {
                         "host": data.cache_host,
                         "port": data.cache_port,
@@ -431,6 +460,11 @@ class Services(pulumi.ComponentResource):
                     "serviceAccountName": args.service_accounts[workload],
                     "nodeSelector": dict(args.placements[workload].node_selector),
                     "tolerations": [dict(t) for t in args.placements[workload].tolerations],
+                    **(
+                        {"autoscaling": {"minReplicas": min_replicas[workload]}}
+                        if workload in min_replicas
+                        else {}
+                    ),
                 }
                 for workload in WORKLOADS
             },

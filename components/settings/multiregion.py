@@ -35,6 +35,12 @@ class StandbySettings(SettingsModel):
         description="Each node pool's minSize in standby, as a percent of its active "
         "minSize (rounded up; a pool with a minimum keeps at least one node).",
     )
+    min_replicas_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        25,
+        description="Each service workload's autoscaling.minReplicas in standby, as a "
+        "percent of the chart's value for the environment (rounded up, never below its "
+        "PodDisruptionBudget's minAvailable + 1); the maxima stay.",
+    )
     cache_replicas_per_shard: Annotated[int, Field(ge=0, le=5)] | None = Field(
         None,
         description="Cache replicas per shard in standby (added online at promotion); "

@@ -110,6 +110,11 @@ Rendered in the ConfigMap and hashed into the pod template, so a change rolls th
 {{- $_ := set $data "DATABASE_PORT" (toString $ds.postgres.port) -}}
 {{- $_ := set $data "DATABASE_NAME" $ds.postgres.database -}}
 {{- $_ := set $data "DATABASE_USER" $ds.postgres.user -}}
+{{- /* Writes: the primary's writer when the local database is a replica, else the same. */ -}}
+{{- $writer := $ds.postgres.writer | default (dict "host" $ds.postgres.host "region" $g.region "port" $ds.postgres.port) -}}
+{{- $_ := set $data "DATABASE_WRITER_HOST" $writer.host -}}
+{{- $_ := set $data "DATABASE_WRITER_PORT" (toString $writer.port) -}}
+{{- $_ := set $data "DATABASE_WRITER_REGION" $writer.region -}}
 {{- $_ := set $data "DATABASE_AUTH" "iam" -}}
 {{- $_ := set $data "DATABASE_SSLMODE" "require" -}}
 {{- end -}}
