@@ -875,9 +875,7 @@ def test_the_workloads_releases_together_render_the_whole_chart_once(
     # The gateway's policy lets it reach agent-factory, and agent-factory's admits it,
     # though each is rendered without the other.
     (factory_policy,) = [
-        o
-        for o in render_only(values, env, "agent-factory")
-        if o["kind"] == "NetworkPolicy"
+        o for o in render_only(values, env, "agent-factory") if o["kind"] == "NetworkPolicy"
     ]
     callers = [
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -913,7 +911,7 @@ def test_a_release_of_one_workload_keeps_its_guards() -> None:
     assert of_kind(render_only(values, "prod", "api-gateway"), "PodDisruptionBudget")
     values = copy.deepcopy(values_for("prod"))
     values["workloads"]["worker"]["ingress"] = {"enabled": True}
-    with pytest.raises(HelmError, match="api-gateway and workloads.worker both set ingress"):
+    with pytest.raises(HelmError, match=r"api-gateway and workloads\.worker both set ingress"):
         render_only(values, "prod", "api-gateway")
 
 

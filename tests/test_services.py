@@ -1,7 +1,7 @@
 """The services on the platform: the in-repo chart delivered by Argo CD from the
 ApplicationSet Pulumi writes, its rendered objects in the plan as the Applications Argo CD
-generates (one per workload) will apply them, each object once, wired to the platform's identities, data stores, pools and
-hostnames, and gated like every other resource."""
+generates (one per workload) will apply them, each object once, wired to the platform's
+identities, data stores, pools and hostnames, and gated like every other resource."""
 
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def test_the_chart_comes_from_git_with_the_environment_values(
         assert len(children) >= 8, workload
         for child in children:
             namespace = child.inputs["metadata"]["namespace"]
-            assert child.name == f"{application.name}:{namespace}/{child.inputs['metadata']['name']}"
+            name = child.inputs["metadata"]["name"]
+            assert child.name == f"{application.name}:{namespace}/{name}"
             assert child.dependencies == application.dependencies and child.custom
             assert child.delivered_by == "argocd"
         assert application_set.urn in application.dependencies
@@ -169,9 +170,7 @@ def test_the_applications_together_apply_the_whole_chart_once(
         assert {kind for kind, component in owned if component == "analysis"} == (
             {"AnalysisTemplate"} if shared else set()
         )
-    ingress_owner = {
-        r.parent for r in delivered(plan) if r.type == INGRESS
-    }
+    ingress_owner = {r.parent for r in delivered(plan) if r.type == INGRESS}
     assert ingress_owner == {applications(plan)["api-gateway"].urn}
 
 
@@ -442,11 +441,14 @@ def test_an_object_two_applications_render_fails_the_preview(
     values = json.loads(worker["platformValues"])
     worker["platformValues"] = json.dumps({**values, "render": ["worker", "agent-registry"]})
     twice = PlannedResource(**{**application_set.__dict__, "inputs": inputs})
-    with pytest.raises(SynthError, match=(
-        r"ConfigMap greenlang-dev/agent-registry is rendered by both "
-        r"dev-services-applicationset:argocd/agent-factory-dev-agent-registry and "
-        r"dev-services-applicationset:argocd/agent-factory-dev-worker"
-    )):
+    with pytest.raises(
+        SynthError,
+        match=(
+            r"ConfigMap greenlang-dev/agent-registry is rendered by both "
+            r"dev-services-applicationset:argocd/agent-factory-dev-agent-registry and "
+            r"dev-services-applicationset:argocd/agent-factory-dev-worker"
+        ),
+    ):
         application_children(twice, "dev", "agent-factory", ROOT)
 
 
