@@ -839,3 +839,88 @@ def test_without_progressive_delivery_every_workload_is_a_deployment() -> None:
     assert sorted(of_kind(objects, "Deployment")) == sorted(WORKLOADS)
     assert not of_kind(objects, "Rollout") and not of_kind(objects, "AnalysisTemplate")
     assert "api-gateway-preview" not in of_kind(objects, "Service")
+
+
+# -- one release per workload (the ApplicationSet's Applications) -----------------------
+
+
+def _key(document: dict[str, Any]) -> tuple[str, str, str]:
+    return (document["kind"], document["metadata"]["namespace"], document["metadata"]["name"])
+
+
+def render_only(values: dict[str, Any], env: str, *workloads: str) -> Objects:
+    return render_env({**values, "render": list(workloads)}, env)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_workloads_releases_together_render_the_whole_chart_once(
+    rendered: Callable[[str], Objects], env: str
+) -> None:
+    """Each workload's release renders its own objects exactly as the whole chart does
+    (the NetworkPolicies still admit every caller and reach every callee); the
+    AnalysisTemplates the Rollouts share go with agent-factory's, the Ingress with the
+    gateway's; nothing is rendered twice."""
+    whole = rendered(env)
+    values = values_for(env)
+    union: Objects = []
+    for workload in WORKLOADS:
+        objects = render_only(values, env, workload)
+        components = {o["metadata"]["labels"]["app.kubernetes.io/component"] for o in objects}
+        shared = {"analysis"} if workload == "agent-factory" else set()
+        assert components == {workload} | shared, workload
+        assert ("Ingress" in {o["kind"] for o in objects}) is (workload == "api-gateway")
+        union.extend(objects)
+    assert len({_key(o) for o in union}) == len(union)
+    assert {_key(o): o for o in union} == {_key(o): o for o in whole}
+    # The gateway's policy lets it reach agent-factory, and agent-factory's admits it,
+    # though each is rendered without the other.
+    (factory_policy,) = [
+        o for o in render_only(values, env, "agent-factory") if o["kind"] == "NetworkPolicy"
+    ]
+    callers = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for rule in factory_policy["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+    assert "api-gateway" in callers
+
+
+def test_the_shared_analyses_follow_the_first_progressive_workload() -> None:
+    """With agent-factory back on a Deployment, the gateway's release (the one Rollout
+    left) renders the AnalysisTemplates; agent-factory's renders none."""
+    values = copy.deepcopy(values_for("dev"))
+    values["workloads"]["agent-factory"]["delivery"] = {"strategy": "rolling"}
+    analyses = {
+        workload: sorted(of_kind(render_only(values, "dev", workload), "AnalysisTemplate"))
+        for workload in ("agent-factory", "api-gateway")
+    }
+    assert analyses == {
+        "agent-factory": [],
+        "api-gateway": ["error-rate", "p95-latency", "smoke"],
+    }
+
+
+def test_a_release_of_one_workload_keeps_its_guards() -> None:
+    """The guards judge what a release renders: the worker's PDB fails the worker's release
+    and not the gateway's; the one-ingress check still sees every workload."""
+    values = copy.deepcopy(values_for("prod"))
+    values["workloads"]["worker"]["pdb"] = {"minAvailable": 5}
+    with pytest.raises(HelmError, match=r"worker\.pdb\.minAvailable \(5\) must be below"):
+        render_only(values, "prod", "worker")
+    assert of_kind(render_only(values, "prod", "api-gateway"), "PodDisruptionBudget")
+    values = copy.deepcopy(values_for("prod"))
+    values["workloads"]["worker"]["ingress"] = {"enabled": True}
+    with pytest.raises(HelmError, match=r"api-gateway and workloads\.worker both set ingress"):
+        render_only(values, "prod", "api-gateway")
+
+
+def test_render_names_only_enabled_workloads_of_the_chart() -> None:
+    values = copy.deepcopy(values_for("dev"))
+    values["workloads"]["worker"]["enabled"] = False
+    with pytest.raises(HelmError, match="render names worker, which is not an enabled workload"):
+        render_only(values, "dev", "worker")
+    with pytest.raises(HelmError, match="render"):
+        render_only(values_for("dev"), "dev", "billing")
+    with pytest.raises(HelmError, match="render"):
+        render_only(values_for("dev"), "dev", "worker", "worker")

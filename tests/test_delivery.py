@@ -1,6 +1,6 @@
 """Delivery: Argo CD in each stack (HA in prod, one replica in dev), its SSO, RBAC, fence,
 metrics and ingress; the environment's AppProject; the ApplicationSet and the Application
-it generates (sync policy per environment); the policy rule that confines Applications,
+it generates per workload (sync policy per environment); the policy rule that confines Applications,
 through the gRPC analyzer; and a foreign repository failing `make plan`."""
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def release(plan: Plan) -> dict[str, Any]:
     return values
 
 
-def application(plan: Plan) -> PlannedResource:
-    (app,) = plan.by_type(APPLICATION)
-    return app
+def applications(plan: Plan) -> dict[str, PlannedResource]:
+    """Workload -> the Application the ApplicationSet generates for it."""
+    return {
+        a.inputs["metadata"]["labels"]["app.kubernetes.io/component"]: a
+        for a in plan.by_type(APPLICATION)
+    }
 
 
 # -- Argo CD --------------------------------------------------------------------------
@@ -189,10 +192,11 @@ def test_the_project_confines_repositories_namespaces_and_kinds(
     assert kinds == set(CHART_KINDS)
     # Every kind the chart renders is one the project admits.
     plan = plan_of("prod")
+    urns = {a.urn for a in applications(plan).values()}
     rendered = {
         (r.inputs["apiVersion"].rpartition("/")[0], r.inputs["kind"])
         for r in plan.resources
-        if r.parent == application(plan).urn
+        if r.parent in urns
     }
     assert rendered <= kinds
     (window,) = prod["syncWindows"]
@@ -205,36 +209,57 @@ def test_the_project_confines_repositories_namespaces_and_kinds(
 def test_sync_policy_per_environment(
     plan_of: Callable[[str], Plan], stack: str, prune: bool
 ) -> None:
-    spec = application(plan_of(stack)).inputs["spec"]
-    assert spec["project"] == stack.split("-", maxsplit=1)[0]
-    sync = spec["syncPolicy"]
-    assert sync["automated"] == {"prune": prune, "selfHeal": True}
-    assert sync["retry"]["backoff"] == {"duration": "30s", "factor": 2, "maxDuration": "10m"}
+    apps = applications(plan_of(stack))
+    assert set(apps) == set(WORKLOADS)
+    for app in apps.values():
+        spec = app.inputs["spec"]
+        assert spec["project"] == stack.split("-", maxsplit=1)[0]
+        sync = spec["syncPolicy"]
+        assert sync["automated"] == {"prune": prune, "selfHeal": True}
+        assert sync["syncOptions"] == ["ApplyOutOfSyncOnly=true", "PruneLast=true"]
+        assert sync["retry"]["backoff"] == {"duration": "30s", "factor": 2, "maxDuration": "10m"}
+
+
+def test_argocd_tracks_ownership_by_annotation(plan_of: Callable[[str], Plan]) -> None:
+    """Each Application owns its objects by the argocd.argoproj.io/tracking-id annotation
+    (its own name), while the chart's app.kubernetes.io/instance label (every selector)
+    stays the release's: label tracking would rewrite that label with each Application's
+    name, and the five Applications' objects would no longer share it."""
+    for stack in ("dev", "prod"):
+        cm = release(plan_of(stack))["configs"]["cm"]
+        assert cm["application.resourceTrackingMethod"] == "annotation"
+    labels = {
+        r.inputs["metadata"]["labels"]["app.kubernetes.io/instance"]
+        for r in plan_of("prod").resources
+        if r.delivered_by and r.type != APPLICATION
+    }
+    assert labels == {"agent-factory"}
 
 
 def test_the_generated_application_carries_the_platform_values(
     plan_of: Callable[[str], Plan],
 ) -> None:
     plan = plan_of("prod-eu-west-1")
-    app = application(plan)
-    assert app.inputs["metadata"]["name"] == "agent-factory-prod-eu-west-1"
-    assert app.inputs["metadata"]["namespace"] == "argocd"
-    values = json.loads(app.inputs["spec"]["source"]["helm"]["values"])
-    assert values["global"]["region"] == "eu-west-1"
-    # A secondary runs its primary's images: the same digests reach its Application.
-    prod_values = json.loads(
-        application(plan_of("prod")).inputs["spec"]["source"]["helm"]["values"]
-    )
-    assert {w: values["workloads"][w]["image"] for w in WORKLOADS} == {
-        w: prod_values["workloads"][w]["image"] for w in WORKLOADS
-    }
-    workloads = {
-        r.inputs["metadata"]["name"]
-        for type_ in (DEPLOYMENT, "kubernetes:argoproj.io/v1alpha1:Rollout")
-        for r in plan.by_type(type_)
-        if r.parent == app.urn
-    }
-    assert workloads == set(WORKLOADS)
+    prod = applications(plan_of("prod"))
+    for workload, app in applications(plan).items():
+        assert app.inputs["metadata"]["name"] == f"agent-factory-prod-eu-west-1-{workload}"
+        assert app.inputs["metadata"]["namespace"] == "argocd"
+        values = json.loads(app.inputs["spec"]["source"]["helm"]["values"])
+        assert values["global"]["region"] == "eu-west-1"
+        assert values["render"] == [workload]
+        # A secondary runs its primary's images: the same digests reach its Applications.
+        prod_values = json.loads(prod[workload].inputs["spec"]["source"]["helm"]["values"])
+        assert {w: values["workloads"][w]["image"] for w in WORKLOADS} == {
+            w: prod_values["workloads"][w]["image"] for w in WORKLOADS
+        }
+        # Each Application ships its own workload's pods, and only those.
+        shipped = {
+            r.inputs["metadata"]["name"]
+            for type_ in (DEPLOYMENT, "kubernetes:argoproj.io/v1alpha1:Rollout")
+            for r in plan.by_type(type_)
+            if r.parent == app.urn
+        }
+        assert shipped == {workload}
 
 
 def test_what_argo_applies_is_not_pinned_as_a_pulumi_urn(plan_of: Callable[[str], Plan]) -> None:
@@ -414,6 +439,9 @@ def test_an_application_of_a_foreign_repository_fails_make_plan(
     assert found == {
         ("fork-argocd-project-dev", "mandatory"),
         ("fork-services-applicationset", "mandatory"),
-        ("fork-services-applicationset:argocd/agent-factory-fork", "mandatory"),
+        *(
+            (f"fork-services-applicationset:argocd/agent-factory-fork-{w}", "mandatory")
+            for w in WORKLOADS
+        ),
     }
     assert "mandatory violation" in capsys.readouterr().out

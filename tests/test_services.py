@@ -1,7 +1,7 @@
 """The services on the platform: the in-repo chart delivered by Argo CD from the
-ApplicationSet Pulumi writes, its rendered objects in the plan as the Application Argo CD
-generates will apply them, wired to the platform's identities, data stores, pools and
-hostnames, and gated like every other resource."""
+ApplicationSet Pulumi writes, its rendered objects in the plan as the Applications Argo CD
+generates (one per workload) will apply them, each object once, wired to the platform's
+identities, data stores, pools and hostnames, and gated like every other resource."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from tools.synth import (
     CHART,
     Plan,
     PlannedResource,
+    SynthError,
     application_children,
     object_type,
 )
@@ -52,30 +53,33 @@ RECORD = "aws:route53/record:Record"
 ROLLOUTS = {"api-gateway": "blueGreen", "agent-factory": "canary"}
 
 
-def application_of(plan: Plan) -> PlannedResource:
-    """The one Application the stack's ApplicationSet generates."""
-    (application,) = plan.by_type(APPLICATION)
-    return application
+def applications(plan: Plan) -> dict[str, PlannedResource]:
+    """Workload -> the Application the stack's ApplicationSet generates for it."""
+    return {
+        a.inputs["metadata"]["labels"]["app.kubernetes.io/component"]: a
+        for a in plan.by_type(APPLICATION)
+    }
 
 
-def helm_source(plan: Plan) -> dict[str, Any]:
-    helm_: dict[str, Any] = application_of(plan).inputs["spec"]["source"]["helm"]
+def helm_source(plan: Plan, workload: str = "api-gateway") -> dict[str, Any]:
+    helm_: dict[str, Any] = applications(plan)[workload].inputs["spec"]["source"]["helm"]
     return helm_
 
 
-def platform_values(plan: Plan) -> dict[str, Any]:
-    """What Pulumi hands the chart through the generator element."""
-    values: dict[str, Any] = json.loads(helm_source(plan)["values"])
+def platform_values(plan: Plan, workload: str = "api-gateway") -> dict[str, Any]:
+    """What Pulumi hands the chart through a generator element."""
+    values: dict[str, Any] = json.loads(helm_source(plan, workload)["values"])
     return values
 
 
+def delivered(plan: Plan) -> list[PlannedResource]:
+    """Every object the stack's Applications apply."""
+    urns = {a.urn for a in plan.by_type(APPLICATION)}
+    return [r for r in plan.resources if r.parent in urns]
+
+
 def rendered(plan: Plan, type_: str) -> dict[str, dict[str, Any]]:
-    application = application_of(plan)
-    return {
-        r.inputs["metadata"]["name"]: r.inputs
-        for r in plan.by_type(type_)
-        if r.parent == application.urn
-    }
+    return {r.inputs["metadata"]["name"]: r.inputs for r in delivered(plan) if r.type == type_}
 
 
 def pod_owners(plan: Plan) -> dict[str, dict[str, Any]]:
@@ -97,23 +101,77 @@ def test_the_chart_comes_from_git_with_the_environment_values(
     # Pulumi no longer applies the chart: one owner, Argo CD.
     assert plan.by_type(CHART) == []
     (application_set,) = plan.by_type(APPLICATION_SET)
-    application = application_of(plan)
-    assert application.parent == application_set.urn and application.delivered_by == "argocd"
-    spec = application.inputs["spec"]
-    assert spec["source"]["repoURL"] == "https://github.com/agent-factory/platform.git"
-    assert spec["source"]["path"] == "charts/agent-factory"
-    assert spec["source"]["helm"]["valueFiles"] == [f"values-{stack}.yaml"]
-    assert spec["destination"]["namespace"] == f"greenlang-{stack}"
-    # Its objects are children named after it, and wait for what the ApplicationSet does.
-    children = [r for r in plan.resources if r.parent == application.urn]
-    assert len(children) >= 40
-    for child in children:
-        namespace = child.inputs["metadata"]["namespace"]
-        assert child.name == (f"{application.name}:{namespace}/{child.inputs['metadata']['name']}")
-        assert child.dependencies == application.dependencies and child.custom
-        assert child.delivered_by == "argocd"
-    assert application_set.urn in application.dependencies
-    assert set(application_set.dependencies) <= set(application.dependencies)
+    # One Application per workload, named after the stack and the workload.
+    apps = applications(plan)
+    assert set(apps) == set(WORKLOADS)
+    for workload, application in apps.items():
+        assert application.inputs["metadata"]["name"] == f"agent-factory-{stack}-{workload}"
+        assert application.parent == application_set.urn and application.delivered_by == "argocd"
+        spec = application.inputs["spec"]
+        assert spec["source"]["repoURL"] == "https://github.com/agent-factory/platform.git"
+        assert spec["source"]["path"] == "charts/agent-factory"
+        assert spec["source"]["helm"]["valueFiles"] == [f"values-{stack}.yaml"]
+        # The same release name for all: it is the instance label of every selector.
+        assert spec["source"]["helm"]["releaseName"] == "agent-factory"
+        assert platform_values(plan, workload)["render"] == [workload]
+        assert spec["destination"]["namespace"] == f"greenlang-{stack}"
+        # Its objects are children named after it, and wait for what the ApplicationSet does.
+        children = [r for r in plan.resources if r.parent == application.urn]
+        assert len(children) >= 8, workload
+        for child in children:
+            namespace = child.inputs["metadata"]["namespace"]
+            name = child.inputs["metadata"]["name"]
+            assert child.name == f"{application.name}:{namespace}/{name}"
+            assert child.dependencies == application.dependencies and child.custom
+            assert child.delivered_by == "argocd"
+        assert application_set.urn in application.dependencies
+        assert set(application_set.dependencies) <= set(application.dependencies)
+    # Apart from the render selection, every Application gets the same platform values.
+    shared = {w: {**platform_values(plan, w), "render": None} for w in WORKLOADS}
+    assert len({json.dumps(v, sort_keys=True) for v in shared.values()}) == 1
+
+
+def _key(document: dict[str, Any]) -> tuple[str, str, str, str]:
+    metadata = document["metadata"]
+    return (document["apiVersion"], document["kind"], metadata["namespace"], metadata["name"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_applications_together_apply_the_whole_chart_once(
+    plan_of: Callable[[str], Plan], stack: str
+) -> None:
+    """The five Applications' objects are, object for object, what the chart renders for
+    the whole release (render unset): nothing lost, nothing twice, the NetworkPolicies
+    unchanged; each Application holds its workload's objects and, for agent-factory's,
+    the AnalysisTemplates every Rollout shares."""
+    plan = plan_of(stack)
+    source = helm_source(plan)
+    whole = helm.render(
+        ROOT / "charts/agent-factory",
+        helm.layered(
+            [ROOT / "charts/agent-factory" / f for f in source["valueFiles"]],
+            {**platform_values(plan), "render": None},
+        ),
+        release=source["releaseName"],
+        namespace=f"greenlang-{stack}",
+    )
+    applied = [r.inputs for r in delivered(plan)]
+    assert len({_key(d) for d in applied}) == len(applied)
+    assert {_key(d): d for d in applied} == {_key(d): d for d in whole}
+    for workload, application in applications(plan).items():
+        owned = {
+            (r.inputs["kind"], r.inputs["metadata"]["labels"]["app.kubernetes.io/component"])
+            for r in plan.resources
+            if r.parent == application.urn
+        }
+        components = {component for _, component in owned}
+        shared = {"analysis"} if workload == "agent-factory" else set()
+        assert components == {workload} | shared, workload
+        assert {kind for kind, component in owned if component == "analysis"} == (
+            {"AnalysisTemplate"} if shared else set()
+        )
+    ingress_owner = {r.parent for r in delivered(plan) if r.type == INGRESS}
+    assert ingress_owner == {applications(plan)["api-gateway"].urn}
 
 
 def test_five_workloads_with_their_scalers_per_environment(plan_of: Callable[[str], Plan]) -> None:
@@ -367,8 +425,31 @@ def test_a_source_outside_the_checkout_is_not_rendered(plan_of: Callable[[str], 
     inputs = json.loads(json.dumps(application_set.inputs))
     inputs["spec"]["template"]["spec"]["source"]["path"] = "charts/not-here"
     elsewhere = PlannedResource(**{**application_set.__dict__, "inputs": inputs})
-    (application,) = application_children(elsewhere, "dev", "agent-factory", ROOT)
-    assert application.type == APPLICATION
+    generated = application_children(elsewhere, "dev", "agent-factory", ROOT)
+    assert [a.type for a in generated] == [APPLICATION] * len(WORKLOADS)
+
+
+def test_an_object_two_applications_render_fails_the_preview(
+    plan_of: Callable[[str], Plan],
+) -> None:
+    """Two Applications applying one object would overwrite each other's tracking
+    annotation on every sync: the preview refuses it, naming both."""
+    (application_set,) = plan_of("dev").by_type(APPLICATION_SET)
+    inputs = json.loads(json.dumps(application_set.inputs))
+    (generator,) = inputs["spec"]["generators"]
+    worker = next(e for e in generator["list"]["elements"] if e["workload"] == "worker")
+    values = json.loads(worker["platformValues"])
+    worker["platformValues"] = json.dumps({**values, "render": ["worker", "agent-registry"]})
+    twice = PlannedResource(**{**application_set.__dict__, "inputs": inputs})
+    with pytest.raises(
+        SynthError,
+        match=(
+            r"ConfigMap greenlang-dev/agent-registry is rendered by both "
+            r"dev-services-applicationset:argocd/agent-factory-dev-agent-registry and "
+            r"dev-services-applicationset:argocd/agent-factory-dev-worker"
+        ),
+    ):
+        application_children(twice, "dev", "agent-factory", ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -383,7 +464,7 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-APPLIED = "dev-services-applicationset:argocd/agent-factory-dev"
+APPLIED = "dev-services-applicationset:argocd/agent-factory-dev"  # -<workload>
 
 
 def _break_pods(template: Path) -> str:
@@ -437,7 +518,9 @@ def test_a_root_pod_in_the_chart_fails_the_plan(
         if v["rule"] == "pss-run-as-non-root" and v["level"] == "mandatory"
     }
     # The objects Argo CD would apply, named under the Application that applies them.
-    assert refused == {f"kubernetes:{kind}::{APPLIED}:greenlang-dev/{name}" for name in broken}
+    assert refused == {
+        f"kubernetes:{kind}::{APPLIED}-{name}:greenlang-dev/{name}" for name in broken
+    }
 
 
 def test_values_cannot_loosen_the_security_context(

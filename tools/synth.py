@@ -328,10 +328,14 @@ def application_children(
     """What Argo CD applies for an ApplicationSet: each generated Application, and under it
     every object its source renders. A source path of this repository is rendered from the
     checkout, as Argo CD will render it from git at the same commit: the environment's
-    value files, then the Application's inline values."""
+    value files, then the Application's inline values.
+
+    An object two Applications render is refused: each would overwrite the other's
+    tracking annotation and revert the other's sync (Argo CD's SharedResourceWarning)."""
     namespace = str((application_set.inputs.get("metadata") or {}).get("namespace") or ARGOCD)
     provider = application_set.providers.get("kubernetes", application_set.provider)
     resources = []
+    owners: dict[tuple[str, str], str] = {}
     for document in generated_applications(application_set):
         (application,) = _objects(
             application_set,
@@ -362,9 +366,16 @@ def application_children(
             )
         except (helm.HelmError, OSError) as exc:
             raise SynthError(f"{application.name}: {exc}") from None
-        resources.extend(
-            _objects(application, objects, destination, stack, project, delivered_by=ARGOCD)
-        )
+        children = _objects(application, objects, destination, stack, project, delivered_by=ARGOCD)
+        for child in children:
+            key = (child.type, child.name.removeprefix(f"{application.name}:"))
+            if key in owners:
+                raise SynthError(
+                    f"{child.type.rsplit(':', 1)[-1]} {key[1]} is rendered by both "
+                    f"{owners[key]} and {application.name}: exactly one Application may own it"
+                )
+            owners[key] = application.name
+        resources.extend(children)
     return resources
 
 

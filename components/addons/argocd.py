@@ -259,6 +259,11 @@ def values(
                 "url": f"https://{host}",
                 "admin.enabled": False,
                 "exec.enabled": False,
+                # Argo CD 3's default, said explicitly: each Application owns its objects by
+                # the argocd.argoproj.io/tracking-id annotation (its own name), so the
+                # per-workload Applications never touch the chart's app.kubernetes.io/instance
+                # label, which every selector and NetworkPolicy peer uses (docs/delivery.md).
+                "application.resourceTrackingMethod": "annotation",
                 "oidc.config": oidc_config(oidc_issuer, oidc_client_id),
             },
             "rbac": {

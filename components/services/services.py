@@ -4,15 +4,17 @@ Argo CD owns the chart's objects in the cluster; Pulumi owns what only the platf
 and the ApplicationSet that hands it over. The ApplicationSet's list generator carries,
 per stack, the values only the platform knows (images by digest, the service accounts and
 their IRSA roles, data-store endpoints and CIDRs, the secrets' ARNs, pools, hostnames) as
-one JSON document; the Application it generates renders ``charts/agent-factory`` from git
-with ``values-<environment>.yaml`` and that document on top. The offline preview renders
-the same Application the same way (``tools/synth.py``), so the pack and the admission
-checks judge every object Argo CD will apply. docs/services.md and docs/delivery.md say
+one JSON document; it generates one Application per workload, each rendering
+``charts/agent-factory`` from git with ``values-<environment>.yaml`` and that document on
+top, restricted to its workload's objects (``render``). The offline preview renders the
+same Applications the same way (``tools/synth.py``), so the pack and the admission checks
+judge every object Argo CD will apply, each once. docs/services.md and docs/delivery.md say
 why, and how the objects the former ``helm.v4.Chart`` created are handed over.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -198,10 +200,19 @@ def application_set(
     delivery: Delivery,
     platform_values: str,
 ) -> dict[str, Any]:
-    """The ApplicationSet spec: a list generator with this stack's element, and the
-    Application template Argo CD fills from it (``{{key}}`` placeholders, Argo CD's
-    default template syntax)."""
+    """The ApplicationSet spec: a list generator with one element per workload of this
+    stack, and the Application template Argo CD fills from each (``{{key}}``
+    placeholders, Argo CD's default template syntax).
+
+    Every element carries the same platform values with its own ``render`` selection,
+    so each Application renders one workload's objects while the chart's NetworkPolicies
+    still see every workload (charts/agent-factory/README.md, Rendering per workload).
+    The release name stays the same for all: Argo CD tracks what each Application owns by
+    its ``argocd.argoproj.io/tracking-id`` annotation (the Application's name), while the
+    release name is the ``app.kubernetes.io/instance`` label inside every selector, which
+    must not change (docs/delivery.md, One Application per workload)."""
     automated: dict[str, Any] = {"prune": delivery.prune, "selfHeal": True}
+    shared = json.loads(platform_values)
     return {
         "generators": [
             {
@@ -211,8 +222,10 @@ def application_set(
                             "stack": stack,
                             "environment": environment,
                             "namespace": namespace,
-                            "platformValues": platform_values,
+                            "workload": workload,
+                            "platformValues": json.dumps({**shared, "render": [workload]}),
                         }
+                        for workload in WORKLOADS
                     ]
                 }
             }
@@ -224,9 +237,10 @@ def application_set(
         "preservedFields": {"annotations": [ROLLBACK_ANNOTATION]},
         "template": {
             "metadata": {
-                "name": f"{name}-{{{{stack}}}}",
+                "name": f"{name}-{{{{stack}}}}-{{{{workload}}}}",
                 "labels": {
                     "app.kubernetes.io/name": name,
+                    "app.kubernetes.io/component": "{{workload}}",
                     "app.kubernetes.io/part-of": "agent-factory",
                     # The Application is Argo CD's; the objects it applies are too.
                     "app.kubernetes.io/managed-by": "argocd",

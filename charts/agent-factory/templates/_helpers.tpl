@@ -3,6 +3,33 @@ Helpers shared by every template. Templates iterate over .Values.workloads and c
 with a context dict: (dict "root" $ "name" $name "w" $workload).
 */}}
 
+{{/*
+Whether this release renders workload .name's objects: `render` lists it, or `render` is
+empty (the whole chart). Only what is rendered is selected; every cross-workload
+computation (NetworkPolicy callers and callees, the one-ingress check) still reads all
+enabled workloads, so a release of one workload renders its objects exactly as the whole
+chart does. Takes a dict with "root" and "name".
+*/}}
+{{- define "agent-factory.renders" -}}
+{{- $render := .root.Values.render | default list -}}
+{{- if or (not $render) (has .name $render) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The workload whose release renders the objects the workloads share (the AnalysisTemplates
+every Rollout reads): the first enabled workload, in name order, that ships through Argo
+Rollouts. Empty when none does.
+*/}}
+{{- define "agent-factory.sharedOwner" -}}
+{{- $owner := "" -}}
+{{- range $name, $w := .Values.workloads -}}
+{{- if and $w.enabled (not $owner) (ne (include "agent-factory.strategy" (dict "w" $w)) "rolling") -}}
+{{- $owner = $name -}}
+{{- end -}}
+{{- end -}}
+{{- $owner -}}
+{{- end -}}
+
 {{/* The chart label: name-version. */}}
 {{- define "agent-factory.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
