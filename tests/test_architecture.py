@@ -45,6 +45,7 @@ SHARED = (
     "iam",
     "footprint",
     "prerequisites",
+    "secrets",
     "node_agents",
     "offerings",
     "addressing",
