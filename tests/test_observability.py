@@ -419,7 +419,8 @@ def test_integration_secrets_start_as_placeholders_a_person_replaces(
         assert all(f'"{key}"' in how for key in keys)
     # The placeholder and the prerequisite name this runbook: it must exist.
     assert (ROOT / RUNBOOK).is_file()
-    assert all(RUNBOOK in required[f"agent-factory-prod/{p}"]["what"] for p in ("grafana/oidc",))
+    for path in ("alerting/integrations", "grafana/oidc"):
+        assert RUNBOOK in required[f"agent-factory-prod/{path}"]["what"], path
     # The two integration entries here, the services' cache token and LLM keys (one
     # ExternalSecret per workload that reads them), and Argo CD's OIDC, webhook and
     # notification secrets, each declared by its owner.
